@@ -1,0 +1,69 @@
+"""What an evaluation returns, and what a strategy is allowed to see of it.
+
+``Result`` is the benchmark's full answer (test accuracy included) and only the runner and the
+trajectory store hold it. ``Observation`` is built from a Result by dropping the test fields;
+it has no attribute that could carry test accuracy, so ``Strategy.tell`` cannot reach it.
+Accuracies are percentages (0-100) in every space; costs are simulated training seconds.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from spaces.base import Arch
+
+STATUSES = ("ok", "invalid", "failed", "duplicate")
+
+
+@dataclass(frozen=True)
+class Result:
+    """The evaluator's answer for one architecture at one fidelity."""
+
+    val_acc: float
+    test_acc: float = math.nan
+    cost_s: float = 0.0
+    status: str = "ok"
+    error: str = ""
+    bench_seed: int = -1
+    """Which benchmark repeat answered (-1 = mean over repeats)."""
+    extra: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A strategy's view of one query: no test accuracy, by construction."""
+
+    arch: Arch
+    arch_id: str
+    val_acc: float
+    cost_s: float
+    fidelity: int
+    status: str = "ok"
+    info: tuple[tuple[str, float], ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "duplicate") and math.isfinite(self.val_acc)
+
+
+class Evaluator(ABC):
+    """A blackbox: architectures in, Results out. Tabular and trained evaluators share it."""
+
+    fidelities: tuple[int, ...] = ()
+    default_fidelity: int = 0
+
+    @abstractmethod
+    def evaluate(
+        self, archs: Sequence[Arch], fidelity: int, bench_seeds: Sequence[int]
+    ) -> list[Result]:
+        """One Result per architecture. ``bench_seeds[i]`` = -1 asks for the mean over repeats."""
+
+    def n_repeats(self, fidelity: int) -> int:
+        """How many benchmark repeats exist at ``fidelity`` (for per-query repeat draws)."""
+        return 1
+
+    def describe(self) -> dict:
+        """Identifies the evaluator and its data (written to manifests)."""
+        return {}

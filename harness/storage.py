@@ -1,0 +1,129 @@
+"""Trajectory files: one parquet per run, a row per query, plus timing and a manifest.
+
+Layout: ``<out>/<space>/<dataset>/<strategy>/seed=<k>.parquet`` (the trajectory),
+``seed=<k>.timing.parquet`` (measured wall and strategy seconds) and ``seed=<k>.run.json``
+(resolved config, versions, checksums). Measured times can never repeat exactly, so they live
+in the timing file: the trajectory itself is byte-identical for the same seed. The manifest is
+written last and marks the run complete. Incumbents are derived in reports, never stored.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness import atomic
+from harness.errors import HarnessError
+
+SCHEMA_VERSION = 1
+
+TRAJECTORY_SCHEMA = pa.schema(
+    [
+        ("schema_version", pa.int16()),
+        ("run_id", pa.string()),
+        ("space", pa.string()),
+        ("dataset", pa.string()),
+        ("strategy", pa.string()),
+        ("seed", pa.int32()),
+        ("query", pa.int32()),  # 0-based index of the query in the run (every row is a query)
+        ("batch", pa.int32()),  # which ask() call proposed it
+        ("arch", pa.string()),  # SearchSpace.to_str; "" when the strategy's object was not an arch
+        ("arch_id", pa.string()),  # SearchSpace.canonical_id
+        ("status", pa.string()),  # ok | invalid | failed | duplicate
+        ("duplicate", pa.bool_()),  # canonical id seen before in this run
+        ("charged", pa.bool_()),  # counted against the budget (dedup policy)
+        ("queries_charged", pa.int32()),  # cumulative charged queries including this row
+        ("fidelity", pa.int32()),  # e.g. training epochs of the benchmark entry queried
+        ("bench_seed", pa.int32()),  # benchmark repeat answered; -1 = mean over repeats
+        ("val_acc", pa.float64()),  # percent; what the strategy was told
+        ("test_acc", pa.float64()),  # percent; never shown to the strategy
+        ("cost_s", pa.float64()),  # simulated training seconds of this query
+        ("cost_cum_s", pa.float64()),  # cumulative charged simulated seconds
+        ("error", pa.string()),
+        ("extra", pa.string()),  # JSON object of strategy/evaluator extras (sorted keys)
+    ]
+)
+
+TIMING_SCHEMA = pa.schema(
+    [
+        ("query", pa.int32()),
+        ("wall_s", pa.float64()),  # wall seconds since the run started, at this query's end
+        ("eval_s", pa.float64()),  # evaluator seconds attributed to this query
+        ("strategy_s", pa.float64()),  # ask+tell seconds attributed to this query
+    ]
+)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    trajectory: Path
+    timing: Path
+    manifest: Path
+
+    @classmethod
+    def of(cls, out: Path, space: str, dataset: str, strategy: str, seed: int) -> "RunPaths":
+        base = Path(out) / space / dataset / strategy
+        return cls(base / f"seed={seed}.parquet", base / f"seed={seed}.timing.parquet", base / f"seed={seed}.run.json")
+
+
+def to_table(rows: dict[str, list], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pydict({name: rows[name] for name in schema.names}, schema=schema)
+
+
+def write_run(paths: RunPaths, trajectory: pa.Table, timing: pa.Table, manifest: dict[str, Any]) -> None:
+    """Trajectory, timing, then manifest (the completion marker), each written atomically."""
+    try:
+        atomic.write_parquet(paths.trajectory, trajectory)
+        atomic.write_parquet(paths.timing, timing)
+        manifest = dict(manifest, trajectory_sha256=atomic.sha256_file(paths.trajectory))
+        atomic.write_json(paths.manifest, _json_safe(manifest))
+    except PermissionError as exc:
+        raise HarnessError(f"cannot write results to {paths.trajectory.parent} ({exc.strerror}); pass a writable --out") from None
+    except OSError as exc:
+        raise HarnessError(f"writing results to {paths.trajectory.parent} failed ({exc.strerror}); free space or pass another --out") from None
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest, or None when absent or unreadable (the run is then treated as not done)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(paths: RunPaths, run_id: str) -> bool:
+    """A finished run with the same identity whose trajectory still matches its checksum."""
+    manifest = read_manifest(paths.manifest)
+    if not manifest or manifest.get("run_id") != run_id or manifest.get("status") != "complete":
+        return False
+    if manifest.get("schema_version") != SCHEMA_VERSION or not paths.trajectory.is_file():
+        return False
+    return atomic.sha256_file(paths.trajectory) == manifest.get("trajectory_sha256")
+
+
+def read_trajectory(path: Path) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise HarnessError(f"cannot read trajectory {path} ({str(exc).splitlines()[0]}); rerun that run with --force") from None
+    version = table.column("schema_version")[0].as_py() if table.num_rows else SCHEMA_VERSION
+    if version != SCHEMA_VERSION:
+        raise HarnessError(
+            f"{path} has trajectory schema {version}, this harness reads {SCHEMA_VERSION}; rerun with --force"
+        )
+    return table

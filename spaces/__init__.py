@@ -1,0 +1,1 @@
+"""Search spaces (pure) and, beside each, its benchmark adapters. See ``spaces.registry``."""

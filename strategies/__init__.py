@@ -1,0 +1,1 @@
+"""Search strategies, one module each, found through ``strategies.registry``."""

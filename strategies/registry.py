@@ -1,0 +1,14 @@
+"""Every strategy the harness knows, by name; modules are imported only when chosen.
+
+Add yours with one line here, or from another package through the ``nas_harness.strategies``
+entry-point group (see README, "Add your own strategy").
+"""
+from harness.registry import LazyRegistry
+
+STRATEGIES = LazyRegistry(
+    "strategy",
+    {
+        "random": "strategies.random_search:RandomSearch",
+    },
+    entry_point_group="nas_harness.strategies",
+)
