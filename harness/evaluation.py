@@ -48,6 +48,31 @@ class Observation:
         return self.status in ("ok", "duplicate") and math.isfinite(self.val_acc)
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """What ``Strategy.ask`` may return instead of a bare architecture.
+
+    ``fidelity`` asks for another fidelity than the run's (multi-fidelity strategies such as
+    BOHB; it must be one of ``RunContext.fidelities``); ``info`` is logged in the trajectory's
+    ``extra`` column (e.g. the ER/WS hyper-parameters that generated the sample).
+    """
+
+    arch: Arch
+    fidelity: int | None = None
+    info: tuple[tuple[str, float | int | str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a strategy may know about its run besides the space: budgets and fidelities."""
+
+    fidelities: tuple[int, ...]
+    fidelity: int
+    budget: int | None
+    time_budget: float | None
+    batch_size: int = 1
+
+
 class Evaluator(ABC):
     """A blackbox: architectures in, Results out. Tabular and trained evaluators share it."""
 

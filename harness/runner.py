@@ -20,7 +20,7 @@ import numpy as np
 import harness
 from harness import seeding, storage
 from harness.errors import HarnessError
-from harness.evaluation import Observation, Result
+from harness.evaluation import Observation, Proposal, Result, RunContext
 from spaces.registry import get_space_entry
 from strategies.registry import STRATEGIES
 
@@ -186,7 +186,9 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
 
     strategy = STRATEGIES.get(cfg.strategy)(**dict(cfg.strategy_params))
     seq = seeding.run_seed_sequence(cfg.space, cfg.dataset, cfg.strategy, cfg.seed, cfg.root_seed)
-    strategy.setup(space, seeding.stream(seq, "strategy"))
+    context = RunContext(fidelities=tuple(evaluator.fidelities), fidelity=fidelity, budget=cfg.budget,
+                         time_budget=cfg.time_budget, batch_size=cfg.batch_size)
+    strategy.setup(space, seeding.stream(seq, "strategy"), context)
     bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
 
     rec = _Recorder(cfg, run_id)
@@ -209,28 +211,37 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
         if len(archs) != n:
             raise HarnessError(f"strategy {cfg.strategy!r} returned {len(archs)} architectures for ask({n}); it must return exactly n")
 
-        valid_idx, ids, texts = [], [], []
+        proposals = [a if isinstance(a, Proposal) else Proposal(a) for a in archs]
+        archs = [p.arch for p in proposals]
+        fids = [fidelity if p.fidelity is None else p.fidelity for p in proposals]
+        valid_idx, ids, texts, reasons = [], [], [], {}
         for i, a in enumerate(archs):
             ok = False
             try:
                 ok = space.is_valid(a)
             except Exception:  # noqa: BLE001 - a user's object may break is_valid; it is then invalid
                 ok = False
+            if ok and fids[i] not in evaluator.fidelities:
+                ok = False
+                reasons[i] = f"fidelity {fids[i]} not available; available: {list(evaluator.fidelities)}"
             if ok:
                 valid_idx.append(i)
                 ids.append(space.canonical_id(a))
                 texts.append(space.to_str(a))
             else:
-                ids.append("")
-                texts.append("")
+                ids.append(space.canonical_id(a) if i in reasons else "")
+                texts.append(space.to_str(a) if i in reasons else "")
         if cfg.bench_seed == BENCH_DRAW:
-            seeds = [int(s) for s in bench_rng.integers(0, n_repeats, size=len(valid_idx))]
+            seeds = {i: int(bench_rng.integers(0, evaluator.n_repeats(fids[i]))) for i in valid_idx}
         else:
-            seeds = [cfg.bench_seed] * len(valid_idx)
+            seeds = {i: cfg.bench_seed for i in valid_idx}
         t1 = time.perf_counter()
-        results = _evaluate(evaluator, [archs[i] for i in valid_idx], fidelity, seeds)
+        by_index: dict[int, Result] = {}
+        for fid in sorted({fids[i] for i in valid_idx}):
+            group = [i for i in valid_idx if fids[i] == fid]
+            results = _evaluate(evaluator, [archs[i] for i in group], fid, [seeds[i] for i in group])
+            by_index.update(zip(group, results))
         eval_s = (time.perf_counter() - t1) / max(len(archs), 1)
-        by_index = dict(zip(valid_idx, results))
 
         observations = []
         for i, a in enumerate(archs):
@@ -242,7 +253,8 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
                 status = r.status if r.status != "ok" else ("duplicate" if duplicate else "ok")
                 charged = not (duplicate and cfg.dedup == "unique")
             else:
-                r = Result(math.nan, status="invalid", error=f"not a valid {cfg.space} architecture: {a!r}"[:300])
+                reason = reasons.get(i, f"not a valid {cfg.space} architecture: {a!r}")
+                r = Result(math.nan, status="invalid", error=reason[:300])
                 duplicate, status, charged = False, "invalid", True
             if charged and cfg.time_budget is not None and status in ("ok", "duplicate") and not math.isfinite(r.cost_s):
                 raise HarnessError(
@@ -260,11 +272,12 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
                 best_val = r.val_acc
             observations.append(
                 Observation(a, arch_id, r.val_acc if status in ("ok", "duplicate") else math.nan,
-                            r.cost_s, fidelity, status, r.extra)
+                            r.cost_s, fids[i], status, r.extra)
             )
             rec.add(batch=batch_no, arch=texts[i], arch_id=arch_id, status=status, duplicate=duplicate,
-                    charged=charged, queries_charged=charged_total, fidelity=fidelity, result=r,
-                    cost_cum=cost_cum, extra=dict(r.extra), wall_s=time.perf_counter() - start,
+                    charged=charged, queries_charged=charged_total, fidelity=fids[i], result=r,
+                    cost_cum=cost_cum, extra={**dict(proposals[i].info), **dict(r.extra)},
+                    wall_s=time.perf_counter() - start,
                     eval_s=eval_s, strategy_s=0.0)
         t2 = time.perf_counter()
         strategy.tell(observations)

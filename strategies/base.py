@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.evaluation import Observation
+from harness.evaluation import Observation, Proposal, RunContext
 from spaces.base import Arch, SearchSpace
 
 
@@ -21,14 +21,15 @@ class Strategy(ABC):
 
     name: str = ""
 
-    def setup(self, space: SearchSpace, seed: np.random.SeedSequence) -> None:
-        """Bind to a space and seed. Subclasses extend this (call super) to build their state."""
+    def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
+        """Bind to a space, seed and run context. Subclasses extend this (call super first)."""
         self.space = space
+        self.context = context
         self.rng = np.random.default_rng(seed)
 
     @abstractmethod
-    def ask(self, n: int) -> list[Arch]:
-        """Exactly ``n`` architectures to evaluate next."""
+    def ask(self, n: int) -> list[Arch | Proposal]:
+        """Exactly ``n`` architectures (or ``Proposal``s carrying a fidelity / info) to evaluate next."""
 
     def tell(self, observations: Sequence[Observation]) -> None:
         """Results of the last ``ask``, in the same order (default: ignore)."""

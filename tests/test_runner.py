@@ -200,3 +200,36 @@ def test_run_id_is_stable_and_sensitive():
     assert cfg().run_id == cfg().run_id
     assert cfg().run_id != cfg(seed=1).run_id != cfg(budget=31).run_id
     assert cfg().run_id != cfg(root_seed=1).run_id
+
+
+class MultiFidelity(Strategy):
+    """Asks alternately at 12 and 200 epochs, one bogus fidelity, and logs an info field."""
+
+    def setup(self, space, seed, context=None):
+        super().setup(space, seed, context)
+        self.seen_fidelities = context.fidelities
+        self.told = []
+
+    def ask(self, n):
+        from harness.evaluation import Proposal
+
+        out = []
+        for _ in range(n):
+            k = len(self.told) + len(out)
+            fid = (12, 200, 7)[k % 3]
+            out.append(Proposal(self.space.sample(self.rng), fidelity=fid, info=(("k", k),)))
+        return out
+
+    def tell(self, observations):
+        self.told.extend(observations)
+
+
+def test_proposals_carry_fidelity_and_info(nb201_data_dir, tmp_path):
+    STRATEGIES.register("multi", f"{__name__}:MultiFidelity")
+    df = read(runner.execute(cfg(strategy="multi", budget=6, batch_size=2), tmp_path, nb201_data_dir).paths)
+    assert df["fidelity"].tolist() == [12, 200, 7, 12, 200, 7]
+    assert df["status"].tolist() == ["ok", "ok", "invalid"] * 2
+    assert "fidelity 7 not available" in df.loc[2, "error"]
+    assert [__import__("json").loads(e)["k"] for e in df["extra"]] == list(range(6))
+    ev_val12 = df.loc[0, "val_acc"]
+    assert 0 < ev_val12 < 100
