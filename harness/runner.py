@@ -163,8 +163,11 @@ def _evaluate(evaluator, archs: list, fidelity: int, seeds: list[int]) -> list[R
 
 
 def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
-            progress: ProgressFn | None = None) -> RunOutcome:
-    """Run one configuration to its budget and write its files (skipped when already complete)."""
+            progress: ProgressFn | None = None, evaluator=None) -> RunOutcome:
+    """Run one configuration to its budget and write its files (skipped when already complete).
+
+    ``evaluator`` replaces the space's benchmark (conformance tests use a synthetic one).
+    """
     out = Path(out)
     run_id = cfg.run_id
     paths = cfg.paths(out)
@@ -173,7 +176,8 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
 
     entry = get_space_entry(cfg.space)
     space = entry.make_space()
-    evaluator = entry.make_evaluator(cfg.dataset, data_dir, space)
+    if evaluator is None:
+        evaluator = entry.make_evaluator(cfg.dataset, data_dir, space)
     fidelity = cfg.fidelity if cfg.fidelity is not None else evaluator.default_fidelity
     if fidelity not in evaluator.fidelities:
         raise HarnessError(

@@ -40,3 +40,14 @@ def nb201_data_dir(shared_data, tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("nb201-data")
     nb201_data.import_files([shared_data / "nb201" / f for f in NB201_SHARED_FILES], d)
     return d
+
+
+@pytest.fixture(autouse=True)
+def _restore_strategy_registry():
+    """Tests register throwaway strategies; each test starts from the shipped registry."""
+    from strategies.registry import STRATEGIES
+
+    saved = dict(STRATEGIES._entries)
+    yield
+    STRATEGIES._entries.clear()
+    STRATEGIES._entries.update(saved)
