@@ -69,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--time-budget", type=_positive_float,
                    help="simulated training seconds per run (stops at whichever budget ends first)")
     r.add_argument("--fidelity", type=_positive_int, help="benchmark fidelity in epochs (default: the space's)")
-    r.add_argument("--bench-seed", type=int, default=-1,
+    r.add_argument("--protocol", help="named evaluation protocol (see `list protocols`); sets budget, "
+                   "fidelities, dedup and report columns")
+    r.add_argument("--bench-seed", type=int,
                    help="-1 mean over benchmark repeats (default), k one repeat, -2 draw a repeat per query")
-    r.add_argument("--dedup", default="per-call", choices=["per-call", "unique"],
+    r.add_argument("--dedup", choices=["per-call", "unique"],
                    help="charge every query (per-call, default) or each canonical architecture once (unique)")
     r.add_argument("--batch-size", type=_positive_int, default=1, help="architectures per ask() (default 1)")
     r.add_argument("--root-seed", type=_nonneg_int, help="override the harness's root entropy")
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     ls = sub.add_parser("list", help="spaces, datasets and strategies")
-    ls.add_argument("what", nargs="?", default="all", choices=["all", "spaces", "datasets", "strategies"])
+    ls.add_argument("what", nargs="?", default="all", choices=["all", "spaces", "datasets", "strategies", "protocols"])
 
     d = sub.add_parser("data", help="import, fetch, list and verify benchmark data")
     dsub = d.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -125,7 +127,16 @@ def cmd_run(args, console: Console) -> int:
     from strategies.registry import STRATEGIES
 
     entry = get_space_entry(args.space)
-    dataset = args.dataset or entry.datasets[0]
+    protocol = None
+    if args.protocol:
+        from harness.protocols import get_protocol
+
+        protocol = get_protocol(args.protocol, entry.name)
+        explicit = [f"--{k.replace('_', '-')}" for k in ("budget", "time_budget", "fidelity", "dedup", "bench_seed")
+                    if getattr(args, k) is not None]
+        if explicit:
+            raise HarnessError(f"{', '.join(explicit)} conflicts with --protocol {protocol.name}, which sets it; drop one")
+    dataset = args.dataset or (protocol.datasets[0] if protocol else entry.datasets[0])
     entry.check_dataset(dataset)
     names = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else STRATEGIES.names()
     if not names:
@@ -136,15 +147,25 @@ def cmd_run(args, console: Console) -> int:
         raise HarnessError(f"--strategies lists a name twice: {args.strategies}")
     if args.first_seed + args.seeds > MAX_SEEDS:
         raise HarnessError(f"seed indices must stay below {MAX_SEEDS}; got {args.first_seed}..{args.first_seed + args.seeds - 1}")
-    budget = args.budget if args.budget is not None else (None if args.time_budget else entry.default_budget)
+    if protocol is not None:
+        rp = protocol.resolve(dataset)
+        args.budget, args.time_budget, args.fidelity = rp.budget, rp.time_budget, rp.fidelity
+        args.dedup, args.bench_seed = rp.dedup, rp.bench_seed
+        budget = rp.budget
+    else:
+        budget = args.budget if args.budget is not None else (None if args.time_budget else entry.default_budget)
     data_sha = stored(entry.benchmark, args.data_dir).manifest()["table_sha256"] if entry.benchmark else ""
     kwargs = {}
     if args.root_seed is not None:
         kwargs["root_seed"] = args.root_seed
     template = RunConfig(
         space=entry.name, dataset=dataset, strategy=names[0], seed=args.first_seed, budget=budget,
-        time_budget=args.time_budget, fidelity=args.fidelity or entry.default_fidelity, bench_seed=args.bench_seed, dedup=args.dedup,
-        batch_size=args.batch_size, data_sha256=data_sha, **kwargs,
+        time_budget=args.time_budget, fidelity=args.fidelity or entry.default_fidelity,
+        bench_seed=-1 if args.bench_seed is None else args.bench_seed, dedup=args.dedup or "per-call",
+        batch_size=args.batch_size, data_sha256=data_sha,
+        protocol=protocol.name if protocol else "",
+        report_val=protocol.resolve(dataset).report_val if protocol else None,
+        report_test=protocol.resolve(dataset).report_test if protocol else None, **kwargs,
     )
     out = Path(args.out)
     _check_writable(out)
@@ -177,6 +198,8 @@ def _summary(outcomes, out: Path, console: Console) -> None:
         stat = f"{statistics.mean(vals):.2f} ± {statistics.pstdev(vals):.2f}" if vals else "-"
         table.add_row(name, str(len(runs)), str(sum(o.skipped for o in runs)), stat)
     Console().print(table)
+    for note in sorted({n for o in outcomes for n in o.notes}):
+        console.print(f"[yellow]warning:[/yellow] report column missing: {note}")
 
 
 def cmd_list(args, console: Console) -> int:
@@ -192,6 +215,21 @@ def cmd_list(args, console: Console) -> int:
             t.add_row(e.name, ", ".join(e.datasets), str(e.default_budget),
                       ", ".join(map(str, e.fidelities)) + f" (default {e.default_fidelity})", e.description)
         out.print(t)
+    if args.what in ("all", "protocols"):
+        from harness.protocols import PROTOCOLS
+
+        t = Table(title="protocols (`run --protocol NAME`)")
+        for c in ("protocol", "space", "reward (dataset@epochs)", "budget", "dedup"):
+            t.add_column(c)
+        for p in PROTOCOLS.values():
+            rp = [p.resolve(d) for d in p.datasets]
+            reward = ", ".join(f"{d}@{r.fidelity}" for d, r in zip(p.datasets, rp))
+            budget = f"{p.budget} queries" if p.budget else ", ".join(f"{int(r.time_budget)} s" for r in rp)
+            t.add_row(p.name, p.space, reward, budget, p.dedup)
+        out.print(t)
+        for p in PROTOCOLS.values():
+            out.print(f"[bold]{p.name}[/bold]: {p.description}. Source: {p.citation}."
+                      + (f" Deviation: {p.deviations}" if p.deviations else ""))
     if args.what in ("all", "strategies"):
         t = Table(title="strategies")
         t.add_column("strategy")

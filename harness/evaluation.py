@@ -78,12 +78,30 @@ class Evaluator(ABC):
 
     fidelities: tuple[int, ...] = ()
     default_fidelity: int = 0
+    dataset: str = ""
 
     @abstractmethod
     def evaluate(
         self, archs: Sequence[Arch], fidelity: int, bench_seeds: Sequence[int]
     ) -> list[Result]:
         """One Result per architecture. ``bench_seeds[i]`` = -1 asks for the mean over repeats."""
+
+    def report_values(self, archs: Sequence[Arch], dataset: str, fidelity: int, metric: str) -> list[float] | None:
+        """``metric`` ('val' or 'test', mean over repeats) of ``archs`` on ``dataset`` at ``fidelity``,
+        for report columns (never shown to the strategy); None when the data lacks it.
+
+        The default answers for the evaluator's own dataset; tabular benchmarks override it to read
+        other entries (e.g. NB201 cifar10 train+valid test for a cifar10-valid search)."""
+        if dataset != self.dataset or fidelity not in self.fidelities:
+            return None
+        results = self.evaluate(archs, fidelity, [-1] * len(archs))
+        return [r.val_acc if metric == "val" else r.test_acc for r in results]
+
+    def report_missing(self, dataset: str, fidelity: int, metric: str) -> str | None:
+        """Why ``report_values`` cannot answer (with the fix), or None when it can."""
+        if dataset != self.dataset or fidelity not in self.fidelities:
+            return f"{dataset} {metric} at {fidelity} epochs is not available from this evaluator"
+        return None
 
     def n_repeats(self, fidelity: int) -> int:
         """How many benchmark repeats exist at ``fidelity`` (for per-query repeat draws)."""

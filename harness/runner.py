@@ -55,6 +55,11 @@ class RunConfig:
     root_seed: int = seeding.ROOT_ENTROPY
     data_sha256: str = ""
     """Checksum of the benchmark table the run reads (a new import means a new run id)."""
+    protocol: str = ""
+    """Name of the protocol preset that set these values ("" = custom settings)."""
+    report_val: tuple[str, int] | None = None
+    report_test: tuple[str, int] | None = None
+    """(dataset, fidelity) of the report columns; None = the run's dataset at its search fidelity."""
 
     def __post_init__(self) -> None:
         if self.budget is None and self.time_budget is None:
@@ -122,17 +127,17 @@ class _Recorder:
     def __len__(self) -> int:
         return len(self.rows["query"])
 
-    def add(self, *, batch: int, arch: str, arch_id: str, status: str, duplicate: bool, charged: bool,
+    def add(self, *, report_val: float, report_test: float, batch: int, arch: str, arch_id: str, status: str, duplicate: bool, charged: bool,
             queries_charged: int, fidelity: int, result: Result, cost_cum: float, extra: dict,
             wall_s: float, eval_s: float, strategy_s: float) -> None:
         q = len(self)
         values = dict(
-            schema_version=storage.SCHEMA_VERSION, run_id=self.run_id, space=self.cfg.space,
+            schema_version=storage.SCHEMA_VERSION, run_id=self.run_id, protocol=self.cfg.protocol, space=self.cfg.space,
             dataset=self.cfg.dataset, strategy=self.cfg.strategy, seed=self.cfg.seed, query=q, batch=batch,
             arch=arch, arch_id=arch_id, status=status, duplicate=duplicate, charged=charged,
             queries_charged=queries_charged, fidelity=fidelity, bench_seed=result.bench_seed,
             val_acc=float(result.val_acc), test_acc=float(result.test_acc), cost_s=float(result.cost_s),
-            cost_cum_s=cost_cum, error=result.error,
+            cost_cum_s=cost_cum, report_val_acc=float(report_val), report_test_acc=float(report_test), error=result.error,
             extra=json.dumps(extra, sort_keys=True, default=float) if extra else "",
         )
         for k, v in values.items():
@@ -184,6 +189,9 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
             f"fidelity {fidelity} not available for {cfg.space}/{cfg.dataset}; available: "
             f"{', '.join(map(str, evaluator.fidelities))}"
         )
+    report_val = cfg.report_val or (cfg.dataset, fidelity)
+    report_test = cfg.report_test or (cfg.dataset, fidelity)
+    report_missing = [m for m in (evaluator.report_missing(*report_val, "val"), evaluator.report_missing(*report_test, "test")) if m]
     n_repeats = evaluator.n_repeats(fidelity)
     if cfg.bench_seed >= n_repeats:
         raise HarnessError(f"--bench-seed {cfg.bench_seed} out of range: {cfg.space} has {n_repeats} repeat(s) at fidelity {fidelity}")
@@ -245,6 +253,12 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
             group = [i for i in valid_idx if fids[i] == fid]
             results = _evaluate(evaluator, [archs[i] for i in group], fid, [seeds[i] for i in group])
             by_index.update(zip(group, results))
+        ok_idx = [i for i in valid_idx if by_index[i].status == "ok"]
+        report = {"val": {}, "test": {}}
+        for metric, (r_ds, r_fid) in (("val", report_val), ("test", report_test)):
+            values = evaluator.report_values([archs[i] for i in ok_idx], r_ds, r_fid, metric) if ok_idx else None
+            if values is not None:
+                report[metric] = dict(zip(ok_idx, values))
         eval_s = (time.perf_counter() - t1) / max(len(archs), 1)
 
         observations = []
@@ -278,7 +292,8 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
                 Observation(a, arch_id, r.val_acc if status in ("ok", "duplicate") else math.nan,
                             r.cost_s, fids[i], status, r.extra)
             )
-            rec.add(batch=batch_no, arch=texts[i], arch_id=arch_id, status=status, duplicate=duplicate,
+            rec.add(report_val=report["val"].get(i, math.nan), report_test=report["test"].get(i, math.nan),
+                    batch=batch_no, arch=texts[i], arch_id=arch_id, status=status, duplicate=duplicate,
                     charged=charged, queries_charged=charged_total, fidelity=fids[i], result=r,
                     cost_cum=cost_cum, extra={**dict(proposals[i].info), **dict(r.extra)},
                     wall_s=time.perf_counter() - start,
@@ -304,6 +319,7 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
         "status": "complete",
         "config": cfg.identity(),
         "fidelity": fidelity,
+        "report": {"val": list(report_val), "test": list(report_test), "missing": report_missing},
         "space": space.describe(),
         "evaluator": evaluator.describe(),
         "strategy_params": strategy.params(),
@@ -324,4 +340,4 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
         manifest,
     )
     return RunOutcome(cfg, skipped=False, n_rows=len(rec), wall_s=wall,
-                      best_val=best_val if best_val > -math.inf else math.nan, paths=paths)
+                      best_val=best_val if best_val > -math.inf else math.nan, paths=paths, notes=report_missing)

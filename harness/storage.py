@@ -26,6 +26,7 @@ TRAJECTORY_SCHEMA = pa.schema(
     [
         ("schema_version", pa.int16()),
         ("run_id", pa.string()),
+        ("protocol", pa.string()),  # named protocol preset ("" = custom settings)
         ("space", pa.string()),
         ("dataset", pa.string()),
         ("strategy", pa.string()),
@@ -44,6 +45,8 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("test_acc", pa.float64()),  # percent; never shown to the strategy
         ("cost_s", pa.float64()),  # simulated training seconds of this query
         ("cost_cum_s", pa.float64()),  # cumulative charged simulated seconds
+        ("report_val_acc", pa.float64()),  # percent; validation at the protocol's report fidelity/dataset
+        ("report_test_acc", pa.float64()),  # percent; test at the protocol's report fidelity/dataset
         ("error", pa.string()),
         ("extra", pa.string()),  # JSON object of strategy/evaluator extras (sorted keys)
     ]

@@ -328,6 +328,7 @@ class NB201Benchmark(Evaluator):
                 arr = data.column(name).to_numpy(zero_copy_only=False) if name in wanted else np.full(n, np.nan)
                 self._cols[(m, f)] = np.ascontiguousarray(arr, dtype=np.float64)
         self._manifest = self.table.manifest()
+        self._other: dict[str, np.ndarray | None] = {}
 
     def lookup(self, arch: tuple[int, ...], fidelity: int) -> Result:
         row = self.row_of[nb201.arch_code(arch)]
@@ -341,6 +342,37 @@ class NB201Benchmark(Evaluator):
         if fidelity not in self.fidelities:
             raise HarnessError(f"NB201 {self.dataset} has fidelities {self.fidelities}, not {fidelity}")
         return [self.lookup(a, fidelity) for a in archs]
+
+    def _report_column(self, dataset: str, fidelity: int, metric: str) -> np.ndarray | None:
+        if dataset == self.dataset:
+            arr = self._cols.get((metric, fidelity))
+        else:
+            name = f"{dataset}/{metric}@{fidelity}"
+            if name not in self._other:
+                names = self.table.column_names()
+                self._other[name] = (
+                    self.table.read([name]).column(0).to_numpy(zero_copy_only=False).astype(np.float64)
+                    if name in names else None
+                )
+            arr = self._other[name]
+        if arr is None or not np.isfinite(arr).any():
+            return None
+        return arr
+
+    def report_values(self, archs, dataset, fidelity, metric):
+        col = self._report_column(dataset, fidelity, metric)
+        if col is None:
+            return None
+        rows = self.row_of[[nb201.arch_code(a) for a in archs]]
+        return [float(col[r]) if r >= 0 else math.nan for r in rows]
+
+    def report_missing(self, dataset, fidelity, metric):
+        if self._report_column(dataset, fidelity, metric) is not None:
+            return None
+        return (
+            f"the nb201 table has no {dataset}/{metric}@{fidelity} column; import the official NATS-tss "
+            f"archive (`python -m harness data import nb201 NATS-tss-v1_0-3ffb9-simple/`) to get it"
+        )
 
     def n_repeats(self, fidelity: int) -> int:
         """One: the imported NB201 table holds means over training seeds."""
