@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="rerun runs that are already complete")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    rp = sub.add_parser("report", help="tables, curves and statistics from stored trajectories")
+    rp.add_argument("--space")
+    rp.add_argument("--dataset")
+    rp.add_argument("--results", default="results", help="results directory (default results/)")
+    rp.add_argument("--out", default="reports", help="report directory (default reports/)")
+
     ls = sub.add_parser("list", help="spaces, datasets and strategies")
     ls.add_argument("what", nargs="?", default="all", choices=["all", "spaces", "datasets", "strategies", "protocols"])
 
@@ -171,6 +177,18 @@ def cmd_run(args, console: Console) -> int:
     _check_writable(out)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     study = Study.build(template, names, seeds, out, args.data_dir, force=args.force)
+    if not args.force:
+        from harness import storage
+
+        for cfg in study.runs:
+            other = storage.conflicting_run(cfg.paths(out), cfg.run_id)
+            if other:
+                c = other.get("config", {})
+                raise HarnessError(
+                    f"{cfg.paths(out).trajectory} holds a different complete run (protocol "
+                    f"{c.get('protocol') or 'custom'!r}, budget {c.get('budget')}, time budget {c.get('time_budget')}); "
+                    f"use another --out (e.g. results/<protocol>) or --force to replace it"
+                )
     outcomes = run_study(study, workers=args.workers, console=console, show_progress=not args.no_progress)
     _summary(outcomes, out, console)
     return 0
@@ -200,6 +218,17 @@ def _summary(outcomes, out: Path, console: Console) -> None:
     Console().print(table)
     for note in sorted({n for o in outcomes for n in o.notes}):
         console.print(f"[yellow]warning:[/yellow] report column missing: {note}")
+
+
+def cmd_report(args, console: Console) -> int:
+    from harness.report.build import build_report
+
+    groups = build_report(Path(args.results), Path(args.out), args.space, args.dataset)
+    out = Console()
+    for g in groups:
+        out.print(f"wrote {g['dir']}/index.md ({len(g['files'])} files)")
+    out.print(f"index: {Path(args.out) / 'index.md'}")
+    return 0
 
 
 def cmd_list(args, console: Console) -> int:
@@ -301,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True)
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": cmd_run, "list": cmd_list, "data": cmd_data}[args.command]
+        handler = {"run": cmd_run, "list": cmd_list, "data": cmd_data, "report": cmd_report}[args.command]
         return handler(args, console)
     except HarnessError as exc:
         if debug:

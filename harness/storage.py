@@ -119,6 +119,14 @@ def is_complete(paths: RunPaths, run_id: str) -> bool:
     return atomic.sha256_file(paths.trajectory) == manifest.get("trajectory_sha256")
 
 
+def conflicting_run(paths: RunPaths, run_id: str) -> dict | None:
+    """The manifest of a *different* complete run stored at these paths (it would be overwritten)."""
+    manifest = read_manifest(paths.manifest)
+    if manifest and manifest.get("status") == "complete" and manifest.get("run_id") != run_id:
+        return manifest
+    return None
+
+
 def read_trajectory(path: Path) -> pa.Table:
     try:
         table = pq.read_table(path)

@@ -1,0 +1,219 @@
+"""Assemble a self-contained report directory from results: tables, figures, statistics, index.
+
+Layout: ``<out>/<space>/<protocol or custom>/`` with ``tables/``, ``figures/``, ``stats/``,
+``index.md`` and ``index.html`` (figures inline), plus ``<out>/index.md`` / ``index.html``
+linking every group. Runs of different protocols never share a table: each protocol is a group.
+"""
+from __future__ import annotations
+
+import base64
+import html
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import atomic
+from harness.protocols import PROTOCOLS
+from harness.report import curves, figures, reference, selection, stats, tables
+from harness.report.incumbent import at_checkpoint, incumbents
+from harness.report.load import load_results
+from harness.report.plotting import plt, save_figure
+
+
+def _write_text(path: Path, text: str) -> Path:
+    atomic.write_bytes(path, text.encode())
+    return path
+
+
+def _csv(df: pd.DataFrame) -> str:
+    return df.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+
+def _report_caption(manifests: dict, space: str, protocol: str) -> str:
+    parts = []
+    if protocol and protocol in PROTOCOLS:
+        p = PROTOCOLS[protocol]
+        parts.append(f"Protocol `{protocol}`: {p.description} ({p.citation}).")
+    else:
+        parts.append("Custom settings (no named protocol).")
+    reports = sorted({(k[1], tuple(m["report"]["val"]), tuple(m["report"]["test"])) for k, m in manifests.items()
+                      if k[0] == space and k[2] == protocol and "report" in m})
+    for dataset, val, test in reports:
+        parts.append(f"{dataset}: validation column = {val[0]} val@{val[1]} epochs, test column = {test[0]} test@{test[1]} epochs.")
+    missing = sorted({msg for k, m in manifests.items() if k[0] == space and k[2] == protocol
+                      for msg in m.get("report", {}).get("missing", [])})
+    for msg in missing:
+        parts.append(f"Not available, shown as n/a: {msg}.")
+    return " ".join(parts)
+
+
+def _settings_notes(manifests: dict, space: str, protocol: str) -> tuple[list[str], int | None]:
+    """Budgets/fidelities that differ between runs of one table, and the common query checkpoint."""
+    notes, checkpoint = [], None
+    by_dataset: dict[str, list] = {}
+    for k, m in manifests.items():
+        if k[0] == space and k[2] == protocol:
+            c = m["config"]
+            by_dataset.setdefault(k[1], []).append((k[3], c["budget"], c["time_budget"], m.get("fidelity"), c["dedup"]))
+    budgets = []
+    for dataset, runs in sorted(by_dataset.items()):
+        for field, idx in (("budget", 1), ("time budget", 2), ("fidelity", 3), ("dedup", 4)):
+            values = Counter(r[idx] for r in runs)
+            if len(values) > 1:
+                detail = ", ".join(f"{s}: {r[idx]}" for s, r in sorted({(r[0], r): None for r in runs}) if r[idx] != values.most_common(1)[0][0])
+                notes.append(f"unequal {field} on {dataset}: most runs use {values.most_common(1)[0][0]}, but {detail}")
+        budgets += [r[1] for r in runs if r[1] is not None and r[2] is None]
+    if budgets:
+        checkpoint = Counter(budgets).most_common(1)[0][0]
+    return notes, checkpoint
+
+
+def _rank_plot(inc: pd.DataFrame, metric: str, out: Path, stem: str, title: str) -> list[Path]:
+    top = int(inc["queries_charged"].max())
+    checkpoints = sorted({max(1, int(round(x))) for x in np.linspace(top / 10, top, 10)})
+    ranks = stats.ranks_over_budget(inc, metric, checkpoints)
+    if ranks.empty or ranks["strategy"].nunique() < 2:
+        return []
+    fig, ax = plt.subplots(figsize=(3.4, 2.6))
+    for s, r in ranks.groupby("strategy", sort=True):
+        ax.plot(r["checkpoint"], r["mean_rank"], marker="o", markersize=2, linewidth=1, label=s)
+    ax.invert_yaxis()
+    ax.set_xlabel("queries")
+    ax.set_ylabel("mean rank over seeds (1 = best)")
+    ax.legend(fontsize=6, frameon=False)
+    ax.set_title(title, fontsize=8)
+    return save_figure(fig, out / stem)
+
+
+def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, out: Path) -> dict:
+    """Every table, statistic and figure of one (space, protocol) group."""
+    group_dir = out / space / (protocol or "custom")
+    inc = incumbents(rows)
+    caption = _report_caption(manifests, space, protocol)
+    notes, checkpoint = _settings_notes(manifests, space, protocol)
+    prot = PROTOCOLS.get(protocol)
+    checkpoints = list(prot.checkpoints) if prot and prot.checkpoints else ([checkpoint] if checkpoint else [None])
+    result_tables = []
+    if space == "nb101":
+        cps = [q for q in (prot.checkpoints if prot else (150, 300)) if q <= inc["queries_charged"].max()] or [checkpoint]
+        result_tables.append(tables.nb101_table4(inc, caption, tuple(cps)))
+    elif space == "nb201":
+        for q in checkpoints:
+            result_tables.append(tables.nb201_table5(inc, caption, q))
+    else:
+        for d in sorted(rows["dataset"].unique()):
+            result_tables.append(tables.final_table(inc[inc["dataset"] == d], space, d, caption))
+    files = []
+    for t in result_tables:
+        t.notes = notes + t.notes
+        files.append(_write_text(group_dir / "tables" / f"{t.name}.md", tables.to_markdown(t)))
+        files.append(_write_text(group_dir / "tables" / f"{t.name}.tex", tables.to_latex(t)))
+        files.append(_write_text(group_dir / "tables" / f"{t.name}.csv", tables.to_csv(t)))
+    sel = selection.selection_variants(rows)
+    if len(sel):
+        files.append(_write_text(group_dir / "tables" / "graph_model_selection.csv", _csv(sel)))
+    repro = reference.reproduction_status(inc, space, protocol)
+    if len(repro):
+        files.append(_write_text(group_dir / "tables" / "reproduction_status.csv", _csv(repro)))
+    stat_tables = {}
+    figs = []
+    for dataset in sorted(rows["dataset"].unique()):
+        d_inc = inc[inc["dataset"] == dataset]
+        final = at_checkpoint(d_inc, checkpoints[-1])
+        final = final[final["reached"]]
+        for metric, label in (("inc_report_val", "validation"), ("inc_report_test", "test")):
+            if final[metric].notna().any():
+                ci = stats.summary_with_ci(final, metric)
+                pw = stats.pairwise_tests(final, metric)
+                stat_tables[f"{dataset} {label}: bootstrap 95% CI of the mean"] = ci
+                stat_tables[f"{dataset} {label}: Mann-Whitney U, Holm-corrected"] = pw
+                files.append(_write_text(group_dir / "stats" / f"{dataset}_{label}_ci.csv", _csv(ci)))
+                files.append(_write_text(group_dir / "stats" / f"{dataset}_{label}_pairwise.csv", _csv(pw)))
+        title = f"{space} / {dataset} / {protocol or 'custom'}"
+        figs += curves.plot_curves(d_inc, title, group_dir / "figures", f"curves_{dataset}")
+        figs += _rank_plot(d_inc, "inc_report_val", group_dir / "figures", f"ranks_{dataset}", title)
+        d_rows = rows[rows["dataset"] == dataset]
+        figs += figures.fig3(d_rows, space, title, group_dir / "figures", f"fig3_{dataset}")
+        figs += figures.draw_top_architectures(d_rows, space, group_dir / "figures", f"top_archs_{dataset}")
+    _write_group_index(group_dir, space, protocol, result_tables, sel, repro, stat_tables, figs)
+    return {"dir": group_dir, "tables": result_tables, "files": files + figs, "repro": repro}
+
+
+def _md_frame(df: pd.DataFrame) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return "" if np.isnan(v) else f"{v:.3f}"
+        return str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join(["---"] * len(df.columns)) + "|"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+def _write_group_index(group_dir: Path, space, protocol, result_tables, sel, repro, stat_tables, figs) -> None:
+    md = [f"# {space} — {protocol or 'custom settings'}", ""]
+    for t in result_tables:
+        md += [tables.to_markdown(t), f"([LaTeX](tables/{t.name}.tex), [CSV](tables/{t.name}.csv))", ""]
+    if len(sel):
+        md += ["## Graph-model selection variants (paper Table 1: TopK, BEST)", "", _md_frame(sel)]
+    if len(repro):
+        md += ["## Reproduction status (published numbers vs ours)", "", _md_frame(repro)]
+    for title, df in stat_tables.items():
+        md += [f"## {title}", "", _md_frame(df)]
+    pngs = [f for f in figs if f.suffix == ".png"]
+    if pngs:
+        md += ["## Figures", ""]
+        md += [f"![{p.stem}](figures/{p.name}) ([PDF](figures/{p.stem}.pdf))" for p in pngs]
+    _write_text(group_dir / "index.md", "\n".join(md) + "\n")
+    body = [f"<h1>{html.escape(space)} — {html.escape(protocol or 'custom settings')}</h1>"]
+    for t in result_tables:
+        head, grid = tables._grid(t, 2)
+        body.append(_html_table(head, grid, t.title))
+        body.append(f"<p>{html.escape(t.caption)}</p>" + "".join(f"<p>{html.escape(n)}</p>" for n in t.notes))
+    for title, df in ([("Graph-model selection variants", sel)] if len(sel) else []) + \
+            ([("Reproduction status", repro)] if len(repro) else []) + list(stat_tables.items()):
+        body.append(_html_table(list(df.columns), [[_cell(v) for v in r] for r in df.itertuples(index=False)], title))
+    for p in pngs:
+        data = base64.b64encode(p.read_bytes()).decode()
+        body.append(f'<figure><img src="data:image/png;base64,{data}" style="max-width:100%"><figcaption>{html.escape(p.stem)}</figcaption></figure>')
+    _write_text(group_dir / "index.html", _html_page(f"{space} {protocol}", body))
+
+
+def _cell(v) -> str:
+    return "" if isinstance(v, float) and np.isnan(v) else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def _html_table(head, rows, title) -> str:
+    h = "".join(f"<th>{html.escape(str(c))}</th>" for c in head)
+    b = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<h2>{html.escape(title)}</h2><table><tr>{h}</tr>{b}</table>"
+
+
+def _html_page(title: str, body: list[str]) -> str:
+    style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+
+
+def build_report(results: Path, out: Path, space: str | None = None, dataset: str | None = None) -> list[dict]:
+    loaded = load_results(results, space, dataset)
+    rows = loaded.rows
+    groups = []
+    for (sp, prot), g in rows.groupby(["space", "protocol"], sort=True):
+        groups.append(build_group(g, loaded.manifests, sp, prot, Path(out)))
+    index = ["# NAS harness report", "", f"Built from `{results}` (trajectories and manifests only).", ""]
+    mixed = rows.groupby(["space", "dataset"])["protocol"].nunique()
+    for (sp, ds), n in mixed.items():
+        if n > 1:
+            index.append(f"- {sp}/{ds} has runs under {n} protocols; each protocol has its own tables.")
+    for g in groups:
+        rel = g["dir"].relative_to(out)
+        index.append(f"- [{rel}]({rel}/index.md) ([HTML]({rel}/index.html))")
+    if loaded.problems:
+        index += ["", "## Skipped runs", ""] + [f"- {p}" for p in loaded.problems]
+    _write_text(Path(out) / "index.md", "\n".join(index) + "\n")
+    links = "".join(f"<li><a href='{g['dir'].relative_to(out)}/index.html'>{g['dir'].relative_to(out)}</a></li>" for g in groups)
+    _write_text(Path(out) / "index.html", _html_page("NAS harness report", [f"<h1>NAS harness report</h1><ul>{links}</ul>"]))
+    return groups
