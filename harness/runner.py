@@ -20,6 +20,7 @@ import numpy as np
 import harness
 from harness import seeding, storage
 from harness.errors import HarnessError
+from harness.journal import Journal
 from harness.evaluation import Observation, Proposal, Result, RunContext
 from spaces.registry import get_space_entry
 from strategies.registry import STRATEGIES
@@ -203,6 +204,8 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
     strategy.setup(space, seeding.stream(seq, "strategy"), context)
     bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
 
+    journal = Journal(paths.journal, run_id)
+    replay = journal.load()
     rec = _Recorder(cfg, run_id)
     seen: set[str] = set()
     charged_total, cost_cum, free_streak, batch_no = 0, 0.0, 0, 0
@@ -247,19 +250,23 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
             seeds = {i: int(bench_rng.integers(0, evaluator.n_repeats(fids[i]))) for i in valid_idx}
         else:
             seeds = {i: cfg.bench_seed for i in valid_idx}
-        t1 = time.perf_counter()
-        by_index: dict[int, Result] = {}
-        for fid in sorted({fids[i] for i in valid_idx}):
-            group = [i for i in valid_idx if fids[i] == fid]
-            results = _evaluate(evaluator, [archs[i] for i in group], fid, [seeds[i] for i in group])
-            by_index.update(zip(group, results))
-        ok_idx = [i for i in valid_idx if by_index[i].status == "ok"]
-        report = {"val": {}, "test": {}}
-        for metric, (r_ds, r_fid) in (("val", report_val), ("test", report_test)):
-            values = evaluator.report_values([archs[i] for i in ok_idx], r_ds, r_fid, metric) if ok_idx else None
-            if values is not None:
-                report[metric] = dict(zip(ok_idx, values))
-        eval_s = (time.perf_counter() - t1) / max(len(archs), 1)
+        if batch_no < len(replay):
+            by_index, report, eval_s = journal.restore(replay[batch_no], texts, valid_idx, cfg.strategy)
+        else:
+            t1 = time.perf_counter()
+            by_index = {}
+            for fid in sorted({fids[i] for i in valid_idx}):
+                group = [i for i in valid_idx if fids[i] == fid]
+                results = _evaluate(evaluator, [archs[i] for i in group], fid, [seeds[i] for i in group])
+                by_index.update(zip(group, results))
+            ok_idx = [i for i in valid_idx if by_index[i].status == "ok"]
+            report = {"val": {}, "test": {}}
+            for metric, (r_ds, r_fid) in (("val", report_val), ("test", report_test)):
+                values = evaluator.report_values([archs[i] for i in ok_idx], r_ds, r_fid, metric) if ok_idx else None
+                if values is not None:
+                    report[metric] = dict(zip(ok_idx, values))
+            eval_s = (time.perf_counter() - t1) / max(len(archs), 1)
+            journal.append(batch_no, texts, by_index, report, eval_s)
 
         observations = []
         for i, a in enumerate(archs):
@@ -333,11 +340,13 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
         "wall_s": wall,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    manifest["resumed_batches"] = len(replay)
     storage.write_run(
         paths,
         storage.to_table(rec.rows, storage.TRAJECTORY_SCHEMA),
         storage.to_table(rec.timing, storage.TIMING_SCHEMA),
         manifest,
     )
+    journal.close(remove=True)
     return RunOutcome(cfg, skipped=False, n_rows=len(rec), wall_s=wall,
                       best_val=best_val if best_val > -math.inf else math.nan, paths=paths, notes=report_missing)

@@ -67,11 +67,13 @@ class RunPaths:
     trajectory: Path
     timing: Path
     manifest: Path
+    journal: Path
 
     @classmethod
     def of(cls, out: Path, space: str, dataset: str, strategy: str, seed: int) -> "RunPaths":
         base = Path(out) / space / dataset / strategy
-        return cls(base / f"seed={seed}.parquet", base / f"seed={seed}.timing.parquet", base / f"seed={seed}.run.json")
+        return cls(base / f"seed={seed}.parquet", base / f"seed={seed}.timing.parquet", base / f"seed={seed}.run.json",
+                   base / f"seed={seed}.journal.jsonl")
 
 
 def to_table(rows: dict[str, list], schema: pa.Schema) -> pa.Table:

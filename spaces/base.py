@@ -29,7 +29,7 @@ class LabelledDAG:
     X: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        A = np.asarray(self.A, dtype=np.uint8)
+        A = np.array(self.A, dtype=np.uint8, copy=True)
         n = len(self.X)
         if A.shape != (n, n):
             raise ValueError(f"adjacency shape {A.shape} does not match {n} node labels")
@@ -67,7 +67,7 @@ class DagConstraints:
     allowed_ops: tuple[tuple[int, ...], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        mask = np.asarray(self.edge_mask, dtype=np.int8)
+        mask = np.array(self.edge_mask, dtype=np.int8, copy=True)
         mask.setflags(write=False)
         object.__setattr__(self, "edge_mask", mask)
         if not self.allowed_ops:

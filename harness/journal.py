@@ -1,0 +1,109 @@
+"""Per-run write-ahead journal: every evaluated batch is on disk before the strategy hears of it.
+
+One JSON line per batch, written with write + flush + fsync (a plain append-only file rather
+than SQLite: a run has one writer, lines are small, and the format is readable with ``cat``).
+On resume the runner replays the journal: it asks the strategy again, checks that it proposes
+the same architectures (strategies are deterministic), and tells it the journaled results
+instead of evaluating -- so the strategy's state is rebuilt exactly, with no state_dict needed,
+and the final trajectory is byte-identical to an uninterrupted run. A torn last line (a crash
+mid-write) is dropped; a journal of another configuration is set aside, never deleted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.evaluation import Result
+
+
+class Journal:
+    def __init__(self, path: Path, run_id: str):
+        self.path = Path(path)
+        self.run_id = run_id
+        self._fh = None
+
+    def load(self) -> list[dict]:
+        """Batches journaled by an earlier, interrupted attempt of this same run (oldest first)."""
+        if not self.path.is_file():
+            return []
+        raw = self.path.read_bytes()
+        lines = raw.split(b"\n")
+        entries, good_bytes = [], 0
+        for k, line in enumerate(lines):
+            if not line:
+                good_bytes += 1 if k < len(lines) - 1 else 0
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                break  # torn tail: everything after the last complete line is dropped
+            if k == len(lines) - 1:
+                break  # no newline yet: the write may not have completed
+            good_bytes += len(line) + 1
+            entries.append(obj)
+        if not entries or entries[0].get("run_id") != self.run_id:
+            stale = self.path.with_name(self.path.name + f".stale-{entries[0].get('run_id') if entries else 'unreadable'}")
+            os.replace(self.path, stale)
+            return []
+        if good_bytes != len(raw):
+            with open(self.path, "rb+") as fh:
+                fh.truncate(good_bytes)
+        batches = entries[1:]
+        for i, b in enumerate(batches):
+            if b.get("batch") != i:
+                raise HarnessError(f"journal {self.path} is out of order at batch {i}; delete it or rerun with --force")
+        return batches
+
+    def _open(self):
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists()
+            self._fh = open(self.path, "ab")
+            if new:
+                self._write({"run_id": self.run_id})
+        return self._fh
+
+    def _write(self, obj: dict) -> None:
+        fh = self._fh
+        fh.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+    def append(self, batch: int, texts: list[str], by_index: dict[int, Result], report: dict, eval_s: float) -> None:
+        self._open()
+        results = {
+            str(i): [r.val_acc, r.test_acc, r.cost_s, r.status, r.error, r.bench_seed, [list(e) for e in r.extra]]
+            for i, r in by_index.items()
+        }
+        rep = {m: {str(i): v for i, v in vals.items()} for m, vals in report.items()}
+        self._write({"batch": batch, "texts": texts, "results": results, "report": rep, "eval_s": eval_s})
+
+    def restore(self, entry: dict, texts: list[str], valid_idx: list[int], strategy: str):
+        """The journaled evaluation of this batch, after checking the strategy proposed the same batch."""
+        if entry["texts"] != texts:
+            raise HarnessError(
+                f"strategy {strategy!r} proposed different architectures when resuming batch {entry['batch']} "
+                f"(it is not deterministic for a fixed seed); rerun with --force"
+            )
+        by_index = {}
+        for key, (val, test, cost, status, error, bench_seed, extra) in entry["results"].items():
+            by_index[int(key)] = Result(_f(val), _f(test), _f(cost), status, error, bench_seed,
+                                        tuple(tuple(e) for e in extra))
+        if sorted(by_index) != sorted(valid_idx):
+            raise HarnessError(f"journal {self.path} does not match batch {entry['batch']}; rerun with --force")
+        report = {m: {int(i): _f(v) for i, v in vals.items()} for m, vals in entry["report"].items()}
+        return by_index, report, float(entry["eval_s"])
+
+    def close(self, remove: bool = False) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if remove and self.path.exists():
+            self.path.unlink()
+
+
+def _f(v) -> float:
+    return math.nan if v is None else float(v)

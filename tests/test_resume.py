@@ -1,0 +1,177 @@
+"""Crash safety: the journal, resuming after a crash or SIGKILL, and byte-identical results."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from harness import runner
+from harness.errors import HarnessError
+from harness.runner import RunConfig
+from strategies.registry import STRATEGIES
+
+GREEDY = "tests_greedy"
+
+
+@pytest.fixture(autouse=True)
+def greedy():
+    # a stateful strategy (the README example): resuming must rebuild its state exactly
+    STRATEGIES.register(GREEDY, "test_resume:Greedy")
+
+
+from strategies.base import Strategy  # noqa: E402
+
+
+class Greedy(Strategy):
+    def setup(self, space, seed, context=None):
+        super().setup(space, seed, context)
+        self.best, self.best_val = None, -1.0
+
+    def ask(self, n):
+        if self.best is None:
+            return self.space.sample_many(self.rng, n)
+        return [self.space.mutate(self.best, self.rng) for _ in range(n)]
+
+    def tell(self, obs):
+        for o in obs:
+            if o.ok and o.val_acc > self.best_val:
+                self.best, self.best_val = o.arch, o.val_acc
+
+
+def cfg(**kw):
+    base = dict(space="nb201", dataset="cifar10-valid", strategy=GREEDY, seed=0, budget=40, fidelity=200, batch_size=3)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+class Crash(BaseException):  # not an Exception: the runner must not record it as a failed query
+    pass
+
+
+def test_resume_after_a_crash_is_byte_identical(nb201_data_dir, tmp_path, monkeypatch):
+    ref = runner.execute(cfg(), tmp_path / "ref", nb201_data_dir)
+    from spaces import nb201_data
+
+    original = nb201_data.NB201Benchmark.evaluate
+    calls = {"n": 0}
+
+    def dying(self, archs, fidelity, seeds):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise Crash("power cut")
+        return original(self, archs, fidelity, seeds)
+
+    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", dying)
+    with pytest.raises(Crash):
+        runner.execute(cfg(), tmp_path / "crash", nb201_data_dir)
+    paths = cfg().paths(tmp_path / "crash")
+    assert paths.journal.is_file() and not paths.trajectory.exists()
+    lines = paths.journal.read_text().splitlines()
+    assert len(lines) == 1 + 5  # header + the five batches evaluated before the crash
+    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", original)
+    calls["n"] = 0
+    counted = {"n": 0}
+
+    def counting(self, archs, fidelity, seeds):
+        counted["n"] += 1
+        return original(self, archs, fidelity, seeds)
+
+    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", counting)
+    out = runner.execute(cfg(), tmp_path / "crash", nb201_data_dir)
+    assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
+    assert counted["n"] == 14 - 5, "journaled batches are not evaluated again"
+    assert not paths.journal.exists()
+    import json
+
+    assert json.loads(out.paths.manifest.read_text())["resumed_batches"] == 5
+
+
+def _crash_after(monkeypatch, n_calls):
+    from spaces import nb201_data
+
+    original = nb201_data.NB201Benchmark.evaluate
+    calls = {"n": 0}
+
+    def dying(self, archs, fidelity, seeds):
+        calls["n"] += 1
+        if calls["n"] > n_calls:
+            raise Crash("power cut")
+        return original(self, archs, fidelity, seeds)
+
+    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", dying)
+    return lambda: monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", original)
+
+
+def test_torn_journal_tail_is_dropped(nb201_data_dir, tmp_path, monkeypatch):
+    ref = runner.execute(cfg(), tmp_path / "ref", nb201_data_dir)
+    restore = _crash_after(monkeypatch, 4)
+    with pytest.raises(Crash):
+        runner.execute(cfg(), tmp_path / "t", nb201_data_dir)
+    restore()
+    paths = cfg().paths(tmp_path / "t")
+    with open(paths.journal, "ab") as fh:
+        fh.write(b'{"batch": 4, "texts": ["|nor_conv')  # the crash hit mid-write
+    runner.execute(cfg(), tmp_path / "t", nb201_data_dir)
+    assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
+
+
+def test_a_nondeterministic_strategy_cannot_resume(nb201_data_dir, tmp_path, monkeypatch):
+    restore = _crash_after(monkeypatch, 3)
+    with pytest.raises(Crash):
+        runner.execute(cfg(), tmp_path, nb201_data_dir)
+    restore()
+    paths = cfg().paths(tmp_path)
+    lines = paths.journal.read_text().splitlines()
+    lines[2] = lines[2].replace("|", "#", 1)  # batch 1 now names an architecture the strategy never proposed
+    paths.journal.write_text("\n".join(lines) + "\n")
+    with pytest.raises(HarnessError, match="not deterministic"):
+        runner.execute(cfg(), tmp_path, nb201_data_dir)
+
+
+def test_stale_journal_is_set_aside(nb201_data_dir, tmp_path):
+    paths = cfg().paths(tmp_path)
+    paths.journal.parent.mkdir(parents=True)
+    paths.journal.write_text('{"run_id":"someoneelse"}\n{"batch":0}\n')
+    ref = runner.execute(cfg(), tmp_path / "ref", nb201_data_dir)
+    runner.execute(cfg(), tmp_path, nb201_data_dir)
+    assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
+    assert (paths.journal.parent / (paths.journal.name + ".stale-someoneelse")).is_file()
+
+
+def test_sigkill_mid_study_several_times(nb201_data_dir, tmp_path):
+    seeds = range(8)
+    ref, out = tmp_path / "reference", tmp_path / "killed"
+    cmd = lambda out: [sys.executable, "-c",
+           "import sys; from strategies.registry import STRATEGIES; "
+           f"STRATEGIES.register('{GREEDY}', 'test_resume:Greedy'); "
+           "from harness.cli import main; sys.exit(main(sys.argv[1:]))",
+           "run", "--space", "nb201", "--strategies", GREEDY, "--seeds", "8", "--budget", "300",
+           "--out", str(out), "--data-dir", str(nb201_data_dir), "--workers", "1", "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(os.path.dirname(__file__)), os.environ.get("PYTHONPATH", "")]))
+    subprocess.run(cmd(ref), env=env, check=True, capture_output=True)
+    rng = np.random.default_rng(7)
+    kills = 0
+    for attempt in range(40):
+        proc = subprocess.Popen(cmd(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            proc.wait(timeout=float(rng.uniform(0.8, 2.0)))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode()
+        break
+    else:
+        pytest.fail("study never finished")
+    assert kills >= 3, f"only {kills} kills landed; make the study longer"
+    for s in seeds:
+        a = cfg(seed=s).paths(out).trajectory.read_bytes()
+        b = cfg(seed=s).paths(ref).trajectory.read_bytes()
+        assert a == b, f"seed {s} differs after {kills} kills"
+    print(f"survived {kills} SIGKILLs")
