@@ -79,6 +79,8 @@ class Evaluator(ABC):
     fidelities: tuple[int, ...] = ()
     default_fidelity: int = 0
     dataset: str = ""
+    journal_fsync: bool = True
+    """fsync each journaled batch; tabular lookups (free to redo) set False, see harness.journal."""
 
     @abstractmethod
     def evaluate(

@@ -204,7 +204,7 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
     strategy.setup(space, seeding.stream(seq, "strategy"), context)
     bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
 
-    journal = Journal(paths.journal, run_id)
+    journal = Journal(paths.journal, run_id, fsync=getattr(evaluator, "journal_fsync", True))
     replay = journal.load()
     rec = _Recorder(cfg, run_id)
     seen: set[str] = set()

@@ -9,6 +9,11 @@ STRATEGIES = LazyRegistry(
     "strategy",
     {
         "random": "strategies.random_search:RandomSearch",
+        "er": "strategies.graph_models:ErdosRenyiSearch",
+        "ws": "strategies.graph_models:WattsStrogatzSearch",
+        "local_search": "strategies.local_search:LocalSearch",
+        "rea": "strategies.rea:RegularizedEvolution",
+        "rea_nb201": "strategies.rea:RegularizedEvolutionNB201",
     },
     entry_point_group="nas_harness.strategies",
 )
