@@ -102,6 +102,14 @@ class Journal:
         report = {m: {int(i): _f(v) for i, v in vals.items()} for m, vals in entry["report"].items()}
         return by_index, report, float(entry["eval_s"])
 
+    def truncate(self, n_batches: int) -> None:
+        """Keep the header and the first ``n_batches`` batches (drop what a checkpoint does not cover)."""
+        lines = self.path.read_bytes().split(b"\n")
+        keep = lines[: 1 + n_batches]
+        from harness import atomic
+
+        atomic.write_bytes(self.path, b"\n".join(keep) + b"\n")
+
     def close(self, remove: bool = False) -> None:
         if self._fh is not None:
             self._fh.close()
@@ -112,3 +120,53 @@ class Journal:
 
 def _f(v) -> float:
     return math.nan if v is None else float(v)
+
+
+class EvaluatorCheckpoint:
+    """State of a stateful evaluator (e.g. a weight-sharing supernet) after each journaled batch.
+
+    Written atomically after the batch's journal line, so on resume the checkpoint is either at the
+    journal's last batch or one behind it (a crash between the two writes); in the second case the
+    last journaled batch is dropped and evaluated again from the checkpointed state.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @staticmethod
+    def wanted(evaluator) -> bool:
+        return callable(getattr(evaluator, "state_dict", None)) and callable(getattr(evaluator, "load_state_dict", None))
+
+    def save(self, evaluator, batch: int) -> None:
+        import io
+
+        import torch
+
+        from harness import atomic
+
+        buf = io.BytesIO()
+        torch.save({"batch": batch, "state": evaluator.state_dict()}, buf)
+        atomic.write_bytes(self.path, buf.getvalue())
+
+    def restore(self, evaluator, replay: list[dict], journal: "Journal") -> list[dict]:
+        """Load the evaluator state matching the journal; returns the batches to replay."""
+        if not replay:
+            return replay
+        if not self.path.is_file():
+            journal.truncate(0)
+            return []
+        import torch
+
+        saved = torch.load(self.path, weights_only=False)
+        last = len(replay) - 1
+        if saved["batch"] not in (last, last - 1):
+            raise HarnessError(f"evaluator checkpoint {self.path} is at batch {saved['batch']} but the journal at {last}; rerun with --force")
+        evaluator.load_state_dict(saved["state"])
+        if saved["batch"] == last - 1:
+            journal.truncate(last)
+            return replay[:last]
+        return replay
+
+    def remove(self) -> None:
+        if self.path.exists():
+            self.path.unlink()

@@ -20,7 +20,7 @@ import numpy as np
 import harness
 from harness import seeding, storage
 from harness.errors import HarnessError
-from harness.journal import Journal
+from harness.journal import EvaluatorCheckpoint, Journal
 from harness.evaluation import Observation, Proposal, Result, RunContext
 from spaces.registry import get_space_entry
 from strategies.registry import STRATEGIES
@@ -206,6 +206,9 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
 
     journal = Journal(paths.journal, run_id, fsync=getattr(evaluator, "journal_fsync", True))
     replay = journal.load()
+    checkpoint = EvaluatorCheckpoint(paths.evaluator_state) if EvaluatorCheckpoint.wanted(evaluator) else None
+    if checkpoint is not None:
+        replay = checkpoint.restore(evaluator, replay, journal)
     rec = _Recorder(cfg, run_id)
     seen: set[str] = set()
     charged_total, cost_cum, free_streak, batch_no = 0, 0.0, 0, 0
@@ -267,6 +270,8 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
                     report[metric] = dict(zip(ok_idx, values))
             eval_s = (time.perf_counter() - t1) / max(len(archs), 1)
             journal.append(batch_no, texts, by_index, report, eval_s)
+            if checkpoint is not None:
+                checkpoint.save(evaluator, batch_no)
 
         observations = []
         for i, a in enumerate(archs):
@@ -348,5 +353,7 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
         manifest,
     )
     journal.close(remove=True)
+    if checkpoint is not None:
+        checkpoint.remove()
     return RunOutcome(cfg, skipped=False, n_rows=len(rec), wall_s=wall,
                       best_val=best_val if best_val > -math.inf else math.nan, paths=paths, notes=report_missing)

@@ -68,12 +68,13 @@ class RunPaths:
     timing: Path
     manifest: Path
     journal: Path
+    evaluator_state: Path
 
     @classmethod
     def of(cls, out: Path, space: str, dataset: str, strategy: str, seed: int) -> "RunPaths":
         base = Path(out) / space / dataset / strategy
         return cls(base / f"seed={seed}.parquet", base / f"seed={seed}.timing.parquet", base / f"seed={seed}.run.json",
-                   base / f"seed={seed}.journal.jsonl")
+                   base / f"seed={seed}.journal.jsonl", base / f"seed={seed}.evaluator.pt")
 
 
 def to_table(rows: dict[str, list], schema: pa.Schema) -> pa.Table:

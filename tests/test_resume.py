@@ -156,11 +156,19 @@ def test_sigkill_mid_study_several_times(nb201_data_dir, tmp_path):
     subprocess.run(cmd(ref), env=env, check=True, capture_output=True)
     rng = np.random.default_rng(7)
     kills = 0
+
+    def journal_lines() -> int:
+        """Monotonic progress: journaled queries of running runs + all queries of finished ones."""
+        running = sum(f.read_bytes().count(b"\n") for f in out.rglob("*.journal.jsonl"))
+        return running + 301 * len(list(out.rglob("seed=*.run.json")))
+
     for attempt in range(40):
         proc = subprocess.Popen(cmd(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            proc.wait(timeout=float(rng.uniform(0.8, 2.0)))
-        except subprocess.TimeoutExpired:
+        start = journal_lines()
+        target = int(rng.integers(30, 250))  # kill after this many more journaled queries
+        while proc.poll() is None and journal_lines() - start < target:
+            time.sleep(0.005)
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             kills += 1
@@ -169,9 +177,89 @@ def test_sigkill_mid_study_several_times(nb201_data_dir, tmp_path):
         break
     else:
         pytest.fail("study never finished")
-    assert kills >= 3, f"only {kills} kills landed; make the study longer"
+    assert kills >= 5, f"only {kills} kills landed; make the study longer"
     for s in seeds:
         a = cfg(seed=s).paths(out).trajectory.read_bytes()
         b = cfg(seed=s).paths(ref).trajectory.read_bytes()
         assert a == b, f"seed {s} differs after {kills} kills"
     print(f"survived {kills} SIGKILLs")
+
+
+class Drifting:
+    """A stateful evaluator (like a supernet): its answers depend on how many batches it has seen."""
+
+    fidelities = (200,)
+    default_fidelity = 200
+    dataset = "cifar10-valid"
+    journal_fsync = True
+
+    def __init__(self, space, crash_at=None):
+        from harness.conformance import SyntheticBenchmark
+
+        self.inner = SyntheticBenchmark(space, fidelities=(200,))
+        self.steps = 0
+        self.crash_at = crash_at
+
+    def evaluate(self, archs, fidelity, seeds):
+        self.steps += 1
+        if self.crash_at is not None and self.steps == self.crash_at:
+            raise Crash("mid-evaluation")
+        out = self.inner.evaluate(archs, fidelity, seeds)
+        from harness.evaluation import Result
+
+        return [Result(r.val_acc + 0.01 * self.steps, r.test_acc, 1.0) for r in out]
+
+    def report_values(self, archs, dataset, fidelity, metric):
+        return None
+
+    def report_missing(self, dataset, fidelity, metric):
+        return None
+
+    def n_repeats(self, fidelity):
+        return 1
+
+    def describe(self):
+        return {"benchmark": "drifting"}
+
+    def state_dict(self):
+        return {"steps": self.steps}
+
+    def load_state_dict(self, state):
+        self.steps = state["steps"]
+
+
+def _space():
+    from spaces.nb201 import NB201Space
+
+    return NB201Space()
+
+
+def test_stateful_evaluator_resumes_from_its_checkpoint(tmp_path):
+    c = cfg(budget=30)
+    ref = runner.execute(c, tmp_path / "ref", evaluator=Drifting(_space()))
+    with pytest.raises(Crash):
+        runner.execute(c, tmp_path / "x", evaluator=Drifting(_space(), crash_at=5))
+    assert c.paths(tmp_path / "x").evaluator_state.is_file()
+    runner.execute(c, tmp_path / "x", evaluator=Drifting(_space()))
+    assert c.paths(tmp_path / "x").trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
+    assert not c.paths(tmp_path / "x").evaluator_state.exists()
+
+
+def test_crash_between_journal_and_checkpoint(tmp_path, monkeypatch):
+    from harness.journal import EvaluatorCheckpoint
+
+    c = cfg(budget=30)
+    ref = runner.execute(c, tmp_path / "ref", evaluator=Drifting(_space()))
+    original = EvaluatorCheckpoint.save
+
+    def dying_save(self, evaluator, batch):
+        if batch == 4:
+            raise Crash("between the journal line and the checkpoint")
+        return original(self, evaluator, batch)
+
+    monkeypatch.setattr(EvaluatorCheckpoint, "save", dying_save)
+    with pytest.raises(Crash):
+        runner.execute(c, tmp_path / "x", evaluator=Drifting(_space()))
+    monkeypatch.setattr(EvaluatorCheckpoint, "save", original)
+    runner.execute(c, tmp_path / "x", evaluator=Drifting(_space()))
+    assert c.paths(tmp_path / "x").trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
