@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", help="results directory (default results/)")
     r.add_argument("--data-dir", help="benchmark data dir (default $HARNESS_DATA or the user cache dir)")
     r.add_argument("--workers", type=_positive_int, help="parallel runs (default: number of cores)")
+    r.add_argument("--executor", default="process", choices=["serial", "process", "ray"],
+                   help="where runs execute: in this process, a local process pool (default), or Ray")
+    r.add_argument("--ray-address", help="join a Ray cluster ('auto' or host:port; default: start a local Ray)")
     r.add_argument("--force", action="store_true", help="rerun runs that are already complete")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -189,7 +192,12 @@ def cmd_run(args, console: Console) -> int:
                     f"{c.get('protocol') or 'custom'!r}, budget {c.get('budget')}, time budget {c.get('time_budget')}); "
                     f"use another --out (e.g. results/<protocol>) or --force to replace it"
                 )
-    outcomes = run_study(study, workers=args.workers, console=console, show_progress=not args.no_progress)
+    if args.ray_address and args.executor != "ray":
+        raise HarnessError("--ray-address needs --executor ray")
+    if args.executor == "serial" and args.workers not in (None, 1):
+        raise HarnessError("--executor serial runs one run at a time; drop --workers or use --executor process")
+    outcomes = run_study(study, workers=args.workers, console=console, show_progress=not args.no_progress,
+                         executor=args.executor, ray_address=args.ray_address)
     _summary(outcomes, out, console)
     return 0
 

@@ -1,16 +1,12 @@
 """A study: every (strategy, seed) run of one space and dataset, with matched budgets and seeds.
 
-Runs are independent tasks; a process pool runs them in parallel (each worker single-threaded for
-torch, as several torch processes on few cores slow down badly when oversubscribed). Results do
-not depend on the executor or on completion order, because each run's seeds come only from its key.
+Runs are independent tasks run by an executor (``harness.executors``: serial, a process pool, or a
+Ray cluster). Results do not depend on the executor or on completion order, because each run's
+seeds come only from its key and each run writes only its own files.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue
-import threading
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
@@ -37,34 +33,20 @@ class Study:
         return cls(runs, Path(out), None if data_dir is None else str(data_dir), force)
 
 
-def _single_thread_worker() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("MKL_NUM_THREADS", "1")
-    try:
-        import torch  # noqa: PLC0415 - only when a strategy needs it
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-
-
-def _run_in_worker(cfg: RunConfig, out: Path, data_dir, force: bool, progress_queue) -> RunOutcome:
-    key = (cfg.strategy, cfg.seed)
-
-    def report(done: int, total: int) -> None:
-        if progress_queue is not None and (done == total or done % 10 == 0):
-            progress_queue.put((key, done, total))
-
-    return runner.execute(cfg, out, data_dir, force=force, progress=report)
-
-
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+EXECUTORS = ("serial", "process", "ray")
+
+
 def run_study(study: Study, workers: int | None = None, console: Console | None = None,
-              show_progress: bool = True) -> list[RunOutcome]:
-    """Execute every run (serially when one worker), with rich progress bars per run and overall."""
+              show_progress: bool = True, executor: str = "process", ray_address: str | None = None) -> list[RunOutcome]:
+    """Execute every run with the chosen executor, with rich progress bars per run and overall.
+
+    ``process`` with one worker (or one run) runs in this process, like ``serial``."""
+    if executor not in EXECUTORS:
+        raise HarnessError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise HarnessError(f"--workers must be >= 1, got {workers}")
@@ -94,48 +76,20 @@ def run_study(study: Study, workers: int | None = None, console: Console | None 
             progress.advance(overall)
             outcomes.append(outcome)
 
-        if workers == 1 or len(study.runs) == 1:
+        if executor == "ray":
+            from harness.executors import run_ray
+
+            run_ray(study, workers, ray_address, on_progress, finish)
+        elif executor == "serial" or workers == 1 or len(study.runs) == 1:
             for cfg in study.runs:
                 key = (cfg.strategy, cfg.seed)
                 finish(runner.execute(cfg, study.out, study.data_dir, force=study.force,
                                       progress=lambda d, t, key=key: on_progress(key, d, t)))
         else:
-            _run_pool(study, workers, on_progress, finish)
+            from harness.executors import run_process
+
+            run_process(study, workers, on_progress, finish)
     order = {(c.strategy, c.seed): i for i, c in enumerate(study.runs)}
     return sorted(outcomes, key=lambda o: order[(o.config.strategy, o.config.seed)])
 
 
-def _run_pool(study: Study, workers: int, on_progress, finish) -> None:
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        progress_queue = manager.Queue()
-        stop = threading.Event()
-
-        def pump():
-            while not stop.is_set():
-                try:
-                    on_progress(*progress_queue.get(timeout=0.1))
-                except queue.Empty:
-                    continue
-                except (EOFError, OSError):
-                    return
-
-        pump_thread = threading.Thread(target=pump, daemon=True)
-        pump_thread.start()
-        try:
-            with ProcessPoolExecutor(max_workers=min(workers, len(study.runs)), mp_context=ctx,
-                                     initializer=_single_thread_worker) as pool:
-                pending = {pool.submit(_run_in_worker, cfg, study.out, study.data_dir, study.force, progress_queue)
-                           for cfg in study.runs}
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        try:
-                            finish(fut.result())
-                        except BaseException:
-                            for other in pending:
-                                other.cancel()
-                            raise
-        finally:
-            stop.set()
-            pump_thread.join(timeout=1)
