@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dedup", choices=["per-call", "unique"],
                    help="charge every query (per-call, default) or each canonical architecture once (unique)")
     r.add_argument("--batch-size", type=_positive_int, default=1, help="architectures per ask() (default 1)")
+    r.add_argument("--max-failures", type=_nonneg_int,
+                   help="stop a run after more than this many failed evaluations (default: never; all are recorded)")
     r.add_argument("--root-seed", type=_nonneg_int, help="override the harness's root entropy")
     r.add_argument("--out", default="results", help="results directory (default results/)")
     r.add_argument("--data-dir", help="benchmark data dir (default $HARNESS_DATA or the user cache dir)")
@@ -171,7 +173,7 @@ def cmd_run(args, console: Console) -> int:
         space=entry.name, dataset=dataset, strategy=names[0], seed=args.first_seed, budget=budget,
         time_budget=args.time_budget, fidelity=args.fidelity or entry.default_fidelity,
         bench_seed=-1 if args.bench_seed is None else args.bench_seed, dedup=args.dedup or "per-call",
-        batch_size=args.batch_size, data_sha256=data_sha,
+        batch_size=args.batch_size, data_sha256=data_sha, max_failures=args.max_failures,
         protocol=protocol.name if protocol else "",
         report_val=protocol.resolve(dataset).report_val if protocol else None,
         report_test=protocol.resolve(dataset).report_test if protocol else None, **kwargs,

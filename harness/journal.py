@@ -72,10 +72,16 @@ class Journal:
 
     def _write(self, obj: dict) -> None:
         fh = self._fh
-        fh.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
-        fh.flush()
-        if self.fsync:
-            os.fsync(fh.fileno())
+        try:
+            fh.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+            fh.flush()
+            if self.fsync:
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise HarnessError(
+                f"cannot write the journal {self.path} ({exc.strerror}); free disk space and rerun the same "
+                f"command to continue from what was written"
+            ) from None
 
     def append(self, batch: int, texts: list[str], by_index: dict[int, Result], report: dict, eval_s: float) -> None:
         self._open()

@@ -61,6 +61,9 @@ class RunConfig:
     report_val: tuple[str, int] | None = None
     report_test: tuple[str, int] | None = None
     """(dataset, fidelity) of the report columns; None = the run's dataset at its search fidelity."""
+    max_failures: int | None = None
+    """Stop the run (keeping its journal) after this many failed evaluations; None = never stop.
+    Failed evaluations are recorded with status 'failed' and their error, and charged."""
 
     def __post_init__(self) -> None:
         if self.budget is None and self.time_budget is None:
@@ -75,6 +78,8 @@ class RunConfig:
             raise HarnessError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.seed < 0:
             raise HarnessError(f"seed indices must be >= 0, got {self.seed}")
+        if self.max_failures is not None and self.max_failures < 0:
+            raise HarnessError(f"--max-failures must be >= 0, got {self.max_failures}")
         if self.bench_seed < BENCH_DRAW:
             raise HarnessError(f"--bench-seed must be -1 (mean), -2 (draw per query) or a repeat index >= 0, got {self.bench_seed}")
 
@@ -147,6 +152,20 @@ class _Recorder:
             self.timing[k].append(v)
 
 
+def _guard(cfg: RunConfig, method: str, call):
+    """Run a strategy method; its exceptions become one-line errors (the journal keeps the work done)."""
+    try:
+        return call()
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user's strategy may raise anything
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise HarnessError(
+            f"strategy {cfg.strategy!r} raised {type(exc).__name__} in {method}(): {msg}; fix it and rerun the "
+            f"same command (completed queries are kept), --debug shows the traceback"
+        ) from exc
+
+
 def _evaluate(evaluator, archs: list, fidelity: int, seeds: list[int]) -> list[Result]:
     """Evaluate, turning a crash or a malformed answer into failed Results (the run goes on)."""
     if not archs:
@@ -197,11 +216,12 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
     if cfg.bench_seed >= n_repeats:
         raise HarnessError(f"--bench-seed {cfg.bench_seed} out of range: {cfg.space} has {n_repeats} repeat(s) at fidelity {fidelity}")
 
-    strategy = STRATEGIES.get(cfg.strategy)(**dict(cfg.strategy_params))
+    cls = STRATEGIES.get(cfg.strategy)
+    strategy = _guard(cfg, "__init__", lambda: cls(**dict(cfg.strategy_params)))
     seq = seeding.run_seed_sequence(cfg.space, cfg.dataset, cfg.strategy, cfg.seed, cfg.root_seed)
     context = RunContext(fidelities=tuple(evaluator.fidelities), fidelity=fidelity, budget=cfg.budget,
                          time_budget=cfg.time_budget, batch_size=cfg.batch_size)
-    strategy.setup(space, seeding.stream(seq, "strategy"), context)
+    _guard(cfg, "setup", lambda: strategy.setup(space, seeding.stream(seq, "strategy"), context))
     bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
 
     journal = Journal(paths.journal, run_id, fsync=getattr(evaluator, "journal_fsync", True))
@@ -224,7 +244,7 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
     while not exhausted():
         n = cfg.batch_size if cfg.budget is None else min(cfg.batch_size, cfg.budget - charged_total)
         t0 = time.perf_counter()
-        archs = list(strategy.ask(n))
+        archs = _guard(cfg, "ask", lambda: list(strategy.ask(n)))
         ask_s = time.perf_counter() - t0
         if len(archs) != n:
             raise HarnessError(f"strategy {cfg.strategy!r} returned {len(archs)} architectures for ask({n}); it must return exactly n")
@@ -311,13 +331,20 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
                     wall_s=time.perf_counter() - start,
                     eval_s=eval_s, strategy_s=0.0)
         t2 = time.perf_counter()
-        strategy.tell(observations)
+        _guard(cfg, "tell", lambda: strategy.tell(observations))
         per_query = (ask_s + time.perf_counter() - t2) / len(archs)
         for k in range(len(rec) - len(archs), len(rec)):
             rec.timing["strategy_s"][k] = per_query
         batch_no += 1
         if progress is not None:
             progress(charged_total, total)
+        n_failed = rec.rows["status"].count("failed")
+        if cfg.max_failures is not None and n_failed > cfg.max_failures:
+            last = next(e for st, e in zip(reversed(rec.rows["status"]), reversed(rec.rows["error"])) if st == "failed")
+            raise HarnessError(
+                f"{n_failed} evaluations failed (more than --max-failures {cfg.max_failures}); last error: {last}; "
+                f"fix the cause and rerun the same command to continue"
+            )
         if free_streak >= MAX_FREE_ROWS:
             raise HarnessError(
                 f"strategy {cfg.strategy!r} proposed {MAX_FREE_ROWS} uncharged duplicates in a row under "

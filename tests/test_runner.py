@@ -151,7 +151,7 @@ def test_wrong_answer_counts_and_crashes_are_clear(nb201_data_dir, tmp_path, reg
     with pytest.raises(HarnessError, match=r"returned 0 architectures for ask\(1\)"):
         runner.execute(cfg(strategy="liar"), tmp_path, nb201_data_dir)
     Liar.mode = "crash"
-    with pytest.raises(RuntimeError, match="strategy bug"):
+    with pytest.raises(HarnessError, match=r"strategy 'liar' raised RuntimeError in ask\(\): strategy bug"):
         runner.execute(cfg(strategy="liar"), tmp_path, nb201_data_dir)
     assert not cfg(strategy="liar").paths(tmp_path).manifest.exists()
 
@@ -233,3 +233,76 @@ def test_proposals_carry_fidelity_and_info(nb201_data_dir, tmp_path):
     assert [__import__("json").loads(e)["k"] for e in df["extra"]] == list(range(6))
     ev_val12 = df.loc[0, "val_acc"]
     assert 0 < ev_val12 < 100
+
+
+class TellCrasher(Strategy):
+    def ask(self, n):
+        return self.space.sample_many(self.rng, n)
+
+    def tell(self, observations):
+        if len(observations) and self.rng.random() < 2:
+            raise KeyError("no such key")
+
+
+def test_tell_errors_are_one_line_and_keep_the_journal(nb201_data_dir, tmp_path):
+    STRATEGIES.register("tell_crasher", f"{__name__}:TellCrasher")
+    c = cfg(strategy="tell_crasher")
+    with pytest.raises(HarnessError, match=r"raised KeyError in tell\(\)"):
+        runner.execute(c, tmp_path, nb201_data_dir)
+    assert c.paths(tmp_path).journal.is_file(), "the evaluated batch is kept for a resume"
+
+
+def test_max_failures_stops_the_run(nb201_data_dir, tmp_path, monkeypatch):
+    from spaces import nb201_data
+
+    def broken(self, archs, fidelity, seeds):
+        raise OSError("disk of the benchmark server unplugged")
+
+    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", broken)
+    df = read(runner.execute(cfg(budget=5), tmp_path / "a", nb201_data_dir).paths)
+    assert (df["status"] == "failed").all() and df["charged"].all()
+    with pytest.raises(HarnessError, match=r"more than --max-failures 2\); last error: OSError: disk of the benchmark"):
+        runner.execute(cfg(budget=5, max_failures=2), tmp_path / "b", nb201_data_dir)
+
+
+def test_full_disk_gives_one_line(nb201_data_dir, tmp_path, monkeypatch):
+    import errno
+
+    from harness import atomic
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "write_parquet", full)
+    with pytest.raises(HarnessError, match="No space left on device.*free space"):
+        runner.execute(cfg(budget=3), tmp_path, nb201_data_dir)
+    monkeypatch.undo()
+    import harness.journal as journal_mod
+
+    real_fsync = journal_mod.os.fsync
+
+    class FullFile:
+        def __init__(self, *a, **k):
+            pass
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self):
+            pass
+
+        def close(self):
+            pass
+
+        def fileno(self):
+            return 0
+
+    monkeypatch.setattr("builtins.open", lambda *a, **k: FullFile() if "journal" in str(a[0]) else real_open(*a, **k))
+    with pytest.raises(HarnessError, match=r"cannot write the journal .* \(No space left on device\)"):
+        runner.execute(cfg(budget=3), tmp_path / "j", nb201_data_dir)
+    assert real_fsync
+
+
+import builtins  # noqa: E402
+
+real_open = builtins.open
