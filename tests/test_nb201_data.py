@@ -53,12 +53,22 @@ def test_other_datasets_and_fidelities(nb201_data_dir, shared_data):
 
 
 def test_more_seeds_win_a_shared_column(tmp_path, shared_data):
-    # cifar10-valid/val@200 exists in both the 3-seed mean and NASLib's single seed: the mean wins
+    # cifar10-valid/test@200 exists in both the 3-seed mean and NASLib's single seed: the mean wins
     files = [shared_data / "nb201" / "nb201_val_acc_200ep_naslib.csv",
              shared_data / "nb201" / "nas_landscapes_cifar10-valid_avg.csv"]
     table = nb201_data.import_files(files, tmp_path)
-    prov = table.manifest()["columns_provenance"]["cifar10-valid/val@200"]
+    prov = table.manifest()["columns_provenance"]["cifar10-valid/test@200"]
     assert prov["seeds"] == 3 and prov["source"].endswith("nas_landscapes_cifar10-valid_avg.csv")
+
+
+def test_naslib_cifar10_values_are_test_accuracies(shared_data):
+    """NASLib's cifar10-valid 'val_accuracy' lies on a 10,000-image grid: it is ori-test, not x-valid."""
+    naslib = pd.read_csv(shared_data / "nb201" / "nb201_val_acc_200ep_naslib.csv")["cifar10-valid_val_acc_200ep"]
+    on_10k_grid = np.isclose(np.round(naslib * 100) / 100, naslib, atol=1e-6).mean()
+    on_25k_grid = np.isclose(np.round(naslib / 0.004) * 0.004, naslib, atol=1e-6).mean()
+    assert on_10k_grid == 1.0 and on_25k_grid < 0.6
+    table = nb201_data._table_frame(shared_data / "nb201" / "nb201_val_acc_200ep_naslib.csv")
+    assert "cifar10-valid/test@200" in table.df.columns and "cifar10-valid/val@200" not in table.df.columns
 
 
 def _native(tmp_path, rows=3, **extra):
