@@ -10,7 +10,7 @@ from harness.cli import main
 from harness.errors import HarnessError
 from spaces import nb201_data
 
-WORDS = ["run", "list", "data", "report", "import", "verify", "fetch", "nb201", "nb101", "randwire", "spaces",
+WORDS = ["run", "list", "data", "report", "import", "verify", "nb201", "nb101", "randwire", "spaces",
          "--space", "--dataset", "--seeds", "--budget", "--time-budget", "--fidelity", "--bench-seed", "--dedup",
          "--batch-size", "--protocol", "--strategies", "--workers", "--executor", "--first-seed", "--out",
          "--max-failures", "nats", "white", "unique", "per-call", "random", "serial", "cifar10-valid", "0", "-1",
