@@ -201,8 +201,11 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
 
     entry = get_space_entry(cfg.space)
     space = entry.make_space()
+    seq = seeding.run_seed_sequence(cfg.space, cfg.dataset, cfg.strategy, cfg.seed, cfg.root_seed)
     if evaluator is None:
         evaluator = entry.make_evaluator(cfg.dataset, data_dir, space)
+        if callable(getattr(evaluator, "reseed", None)):  # stateful evaluators start from the run's own seed
+            evaluator.reseed(int(seeding.stream(seq, "evaluator").generate_state(1)[0]))
     fidelity = cfg.fidelity if cfg.fidelity is not None else evaluator.default_fidelity
     if fidelity not in evaluator.fidelities:
         raise HarnessError(
@@ -218,7 +221,6 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
 
     cls = STRATEGIES.get(cfg.strategy)
     strategy = _guard(cfg, "__init__", lambda: cls(**dict(cfg.strategy_params)))
-    seq = seeding.run_seed_sequence(cfg.space, cfg.dataset, cfg.strategy, cfg.seed, cfg.root_seed)
     context = RunContext(fidelities=tuple(evaluator.fidelities), fidelity=fidelity, budget=cfg.budget,
                          time_budget=cfg.time_budget, batch_size=cfg.batch_size)
     _guard(cfg, "setup", lambda: strategy.setup(space, seeding.stream(seq, "strategy"), context))
@@ -230,7 +232,7 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
     if checkpoint is not None:
         replay = checkpoint.restore(evaluator, replay, journal)
     rec = _Recorder(cfg, run_id)
-    seen: set[str] = set()
+    seen: set[tuple[str, int]] = set()
     charged_total, cost_cum, free_streak, batch_no = 0, 0.0, 0, 0
     best_val = -math.inf
     total = cfg.budget if cfg.budget is not None else 0
@@ -298,8 +300,8 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
             arch_id = ids[i]
             if i in by_index:
                 r = by_index[i]
-                duplicate = arch_id in seen
-                seen.add(arch_id)
+                duplicate = (arch_id, fids[i]) in seen  # the same cell at another fidelity is new information
+                seen.add((arch_id, fids[i]))
                 status = r.status if r.status != "ok" else ("duplicate" if duplicate else "ok")
                 charged = not (duplicate and cfg.dedup == "unique")
             else:
@@ -318,7 +320,7 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
                 free_streak = 0
             else:
                 free_streak += 1
-            if status in ("ok", "duplicate") and r.val_acc > best_val:
+            if status in ("ok", "duplicate") and fids[i] == fidelity and r.val_acc > best_val:
                 best_val = r.val_acc
             observations.append(
                 Observation(a, arch_id, r.val_acc if status in ("ok", "duplicate") else math.nan,

@@ -13,8 +13,9 @@ import numpy as np
 
 ROOT_ENTROPY = 0x6E61_7368  # "nash": the harness's fixed root; --root-seed overrides it.
 
-STREAMS = ("strategy", "benchmark")
-"""Named child streams of a run: what the strategy draws, and benchmark repeat draws."""
+STREAMS = ("strategy", "benchmark", "evaluator")
+"""Named child streams of a run: what the strategy draws, benchmark repeat draws, and the seed of a
+stateful evaluator (a weight-sharing supernet's initialisation and training order)."""
 
 
 def stable_id(name: str) -> int:

@@ -14,6 +14,9 @@ STRATEGIES = LazyRegistry(
         "local_search": "strategies.local_search:LocalSearch",
         "rea": "strategies.rea:RegularizedEvolution",
         "rea_nb201": "strategies.rea:RegularizedEvolutionNB201",
+        "reinforce": "strategies.reinforce:Reinforce",
+        "bohb": "strategies.bohb:BOHB",
+        "bohb_nb201": "strategies.bohb:BOHBNB201",
     },
     entry_point_group="nas_harness.strategies",
 )

@@ -189,3 +189,22 @@ def test_unfinished_runs_are_skipped_and_listed(tmp_path):
     assert "seed=1.parquet: no complete manifest" in (tmp_path / "rep" / "index.md").read_text()
     with pytest.raises(HarnessError):
         build_report(tmp_path / "nothing", tmp_path / "rep2")
+
+
+def test_lower_fidelity_rows_never_become_incumbent(tmp_path):
+    write_run(tmp_path, "bohb", 0, val=[80, 95, 85], test=[1, 2, 3])
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "nb201" / "cifar10-valid" / "bohb" / "seed=0.parquet"
+    table = pq.read_table(path).to_pandas()
+    table["fidelity"] = [200, 12, 200]  # the 95 was a 12-epoch (BOHB low rung) answer
+    from harness import atomic
+
+    manifest = storage.read_manifest(path.with_name("seed=0.run.json"))
+    storage.write_run(storage.RunPaths.of(tmp_path, "nb201", "cifar10-valid", "bohb", 0),
+                      __import__("pyarrow").Table.from_pandas(table, schema=storage.TRAJECTORY_SCHEMA, preserve_index=False),
+                      storage.to_table(dict(query=[0, 1, 2], wall_s=[0.0] * 3, eval_s=[0.0] * 3, strategy_s=[0.0] * 3),
+                                       storage.TIMING_SCHEMA), manifest)
+    assert atomic
+    inc = incumbents(storage_rows(tmp_path))
+    assert inc["inc_val"].tolist() == [80, 80, 85]

@@ -24,6 +24,7 @@ from harness.errors import HarnessError
 BENCHMARKS = {
     "nb201": "NAS-Bench-201 / NATS-Bench topology (15,625 cells)",
     "nb101": "NAS-Bench-101 (423,624 cells)",
+    "enas6": "ENAS macro, 6 layers: D-VAE's 20,015 architectures with supernet accuracy",
 }
 
 
@@ -39,6 +40,9 @@ def how_to_get(benchmark: str) -> str:
             "import it with `python -m harness data import nb101 <nasbench_only108.tfrecord | "
             "nasbench_only108.pkl>` or `python -m harness data fetch nb101`"
         )
+    if benchmark == "enas6":
+        return ("import it with `python -m harness data import enas6 final_structures6.txt` (D-VAE, "
+                "github muhanzhang/D-VAE data/final_structures6.txt)")
     return f"unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}"
 
 

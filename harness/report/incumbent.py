@@ -1,7 +1,8 @@
 """Incumbents: the best-by-validation architecture so far and its report-fidelity accuracies.
 
 The strategy is rewarded with ``val_acc``; the incumbent is the first row with the highest
-``val_acc`` among ok/duplicate rows so far, and tables show that row's ``report_val_acc`` and
+``val_acc`` among ok/duplicate rows at the run's search fidelity so far (multi-fidelity strategies
+such as BOHB also query cheaper fidelities, whose accuracies are not comparable), and tables show that row's ``report_val_acc`` and
 ``report_test_acc`` -- never the best test accuracy seen (which no searcher could pick).
 """
 from __future__ import annotations
@@ -18,6 +19,8 @@ def incumbents(rows: pd.DataFrame) -> pd.DataFrame:
     for _, run in rows.sort_values(RUN_KEYS + ["query"]).groupby(RUN_KEYS, sort=True):
         val = run["val_acc"].to_numpy(dtype=float)
         usable = run["status"].isin(["ok", "duplicate"]).to_numpy() & np.isfinite(val)
+        if "run_fidelity" in run:
+            usable &= (run["fidelity"] == run["run_fidelity"]).to_numpy()
         score = np.where(usable, val, -np.inf)
         best_idx = np.empty(len(score), dtype=np.int64)
         best, arg = -np.inf, -1

@@ -37,7 +37,9 @@ def load_results(results: Path, space: str | None = None, dataset: str | None = 
             problems.append(f"{rel}: trajectory does not match its manifest checksum - skipped")
             continue
         table = storage.read_trajectory(path)
-        frames.append(table.to_pandas())
+        frame = table.to_pandas()
+        frame["run_fidelity"] = manifest.get("fidelity", frame["fidelity"].max())
+        frames.append(frame)
         cfg = manifest["config"]
         manifests[(cfg["space"], cfg["dataset"], cfg.get("protocol", ""), cfg["strategy"], cfg["seed"])] = manifest
     if not frames:
