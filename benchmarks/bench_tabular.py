@@ -75,7 +75,8 @@ t = time.perf_counter()
 from spaces.nb101_data import NB101Benchmark
 ev = NB101Benchmark(sys.argv[1])
 load = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: this process's own peak (ru_maxrss would include the parent's pages at fork time)
+rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
 import pyarrow.parquet as pq
 hashes = pq.read_table(sys.argv[1] + "/nb101/table.parquet", columns=["module_hash"]).column(0).to_pylist()[::20]
 per = []
