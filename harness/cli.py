@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="-1 mean over benchmark repeats (default), k one repeat, -2 draw a repeat per query")
     r.add_argument("--dedup", choices=["per-call", "unique"],
                    help="charge every query (per-call, default) or each canonical architecture once (unique)")
-    r.add_argument("--batch-size", type=_positive_int, default=1, help="architectures per ask() (default 1)")
+    r.add_argument("--batch-size", type=_positive_int, help="architectures per ask() (default: the space's, 1 "
+                   "for tabular spaces)")
     r.add_argument("--max-failures", type=_nonneg_int,
                    help="stop a run after more than this many failed evaluations (default: never; all are recorded)")
     r.add_argument("--root-seed", type=_nonneg_int, help="override the harness's root entropy")
@@ -87,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ray-address", help="join a Ray cluster ('auto' or host:port; default: start a local Ray)")
     r.add_argument("--force", action="store_true", help="rerun runs that are already complete")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--device", help="trained spaces: cpu, cuda, cuda:N or auto (default auto)")
+    r.add_argument("--train-workers", type=_positive_int,
+                   help="trained spaces: evaluations of one search step trained in parallel (processes or GPUs)")
 
     rp = sub.add_parser("report", help="tables, curves and statistics from stored trajectories")
     rp.add_argument("--space")
@@ -123,11 +127,10 @@ def _importer(benchmark: str):
 
     if benchmark not in BENCHMARKS:
         raise HarnessError(f"unknown benchmark {benchmark!r}; valid: {', '.join(BENCHMARKS)}")
-    if benchmark == "nb201":
-        from spaces import nb201_data as mod
-    else:
-        from spaces import nb101_data as mod
-    return mod
+    module = {"nb201": "spaces.nb201_data", "nb101": "spaces.nb101_data", "enas6": "spaces.enas6_data"}[benchmark]
+    import importlib
+
+    return importlib.import_module(module)
 
 
 def cmd_run(args, console: Console) -> int:
@@ -164,20 +167,26 @@ def cmd_run(args, console: Console) -> int:
         args.dedup, args.bench_seed = rp.dedup, rp.bench_seed
         budget = rp.budget
     else:
-        budget = args.budget if args.budget is not None else (None if args.time_budget else entry.default_budget)
+        budget = args.budget if args.budget is not None else (None if args.time_budget else entry.budget_for(dataset))
     data_sha = stored(entry.benchmark, args.data_dir).manifest()["table_sha256"] if entry.benchmark else ""
     kwargs = {}
     if args.root_seed is not None:
         kwargs["root_seed"] = args.root_seed
     template = RunConfig(
         space=entry.name, dataset=dataset, strategy=names[0], seed=args.first_seed, budget=budget,
-        time_budget=args.time_budget, fidelity=args.fidelity or entry.default_fidelity,
+        time_budget=args.time_budget, fidelity=args.fidelity or entry.default_fidelity or None,
         bench_seed=-1 if args.bench_seed is None else args.bench_seed, dedup=args.dedup or "per-call",
-        batch_size=args.batch_size, data_sha256=data_sha, max_failures=args.max_failures,
+        batch_size=args.batch_size or entry.default_batch_size, data_sha256=data_sha, max_failures=args.max_failures,
         protocol=protocol.name if protocol else "",
         report_val=protocol.resolve(dataset).report_val if protocol else None,
         report_test=protocol.resolve(dataset).report_test if protocol else None, **kwargs,
     )
+    import os
+
+    if args.device:
+        os.environ["HARNESS_DEVICE"] = args.device  # read by trained evaluators (also in worker processes)
+    if args.train_workers:
+        os.environ["HARNESS_TRAIN_WORKERS"] = str(args.train_workers)
     out = Path(args.out)
     _check_writable(out)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -251,8 +260,9 @@ def cmd_list(args, console: Console) -> int:
         for c in ("space", "datasets", "default budget", "fidelities", "description"):
             t.add_column(c)
         for e in SPACES.values():
-            t.add_row(e.name, ", ".join(e.datasets), str(e.default_budget),
-                      ", ".join(map(str, e.fidelities)) + f" (default {e.default_fidelity})", e.description)
+            budgets = str(e.default_budget) + "".join(f", {d}: {b}" for d, b in e.dataset_budgets)
+            fids = (", ".join(map(str, e.fidelities)) + f" (default {e.default_fidelity})") if e.fidelities else "per dataset"
+            t.add_row(e.name, ", ".join(e.datasets), budgets, fids, e.description)
         out.print(t)
     if args.what in ("all", "protocols"):
         from harness.protocols import PROTOCOLS

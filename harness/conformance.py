@@ -113,6 +113,9 @@ def check_deterministic_across_processes(name: str, space: str, tmp: Path) -> No
 
 
 def _archs_in_child(name: str, target: str, space: str, seed: int, out: str) -> list[str]:
+    from harness.executors import _single_thread_worker
+
+    _single_thread_worker()
     STRATEGIES.register(name, target)
     return _archs(_run(name, space, seed, Path(out)))
 

@@ -200,7 +200,7 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
         return RunOutcome(cfg, skipped=True, paths=paths)
 
     entry = get_space_entry(cfg.space)
-    space = entry.make_space()
+    space = entry.make_space(cfg.dataset)
     seq = seeding.run_seed_sequence(cfg.space, cfg.dataset, cfg.strategy, cfg.seed, cfg.root_seed)
     if evaluator is None:
         evaluator = entry.make_evaluator(cfg.dataset, data_dir, space)

@@ -236,8 +236,14 @@ def import_files(paths: Sequence[Path], data_dir=None) -> StoredTable:
     """Read every source, merge, check, and write the harness's NB201 table (atomically)."""
     if not paths:
         raise HarnessError("give at least one NB201 file to import")
-    frames = [read_source(Path(p)) for p in paths]
-    merged, provenance = merge(frames)
+    try:
+        frames = [read_source(Path(p)) for p in paths]
+        merged, provenance = merge(frames)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataCorrupt(
+            f"{', '.join(map(str, paths))}: a column holds values of the wrong type ({str(exc).splitlines()[0]}); "
+            f"index must be whole numbers and metrics numbers"
+        ) from None
     merged = merged[_column_order(merged.columns)]
     schema = pa.schema([("index", pa.int32()), ("arch_str", pa.string())]
                        + [(c, pa.float64()) for c in merged.columns[2:]])

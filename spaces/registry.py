@@ -28,9 +28,20 @@ class SpaceEntry:
     default_fidelity: int
     fidelities: tuple[int, ...]
     budget_source: str
+    default_batch_size: int = 1
+    """Architectures per search step (ENAS's supernet scores ~100 per step)."""
+    dataset_budgets: tuple[tuple[str, int], ...] = ()
+    """Per-dataset default budgets overriding ``default_budget``."""
+    space_for_dataset: str = ""
+    """"module:function(dataset) -> SearchSpace" when the space's size depends on the dataset preset."""
 
-    def make_space(self) -> SearchSpace:
+    def make_space(self, dataset: str | None = None) -> SearchSpace:
+        if dataset is not None and self.space_for_dataset:
+            return _resolve(self.space_for_dataset)(dataset)
         return _resolve(self.space)()
+
+    def budget_for(self, dataset: str) -> int:
+        return dict(self.dataset_budgets).get(dataset, self.default_budget)
 
     def make_evaluator(self, dataset: str, data_dir, space: SearchSpace) -> Evaluator:
         return _resolve(self.evaluator)(dataset, data_dir, space)
@@ -66,6 +77,38 @@ SPACES: dict[str, SpaceEntry] = {
         default_fidelity=108,
         fidelities=(4, 12, 36, 108),
         budget_source="300 queries: GraphPNAS paper Table 4; White et al. 2021 (BANANAS)",
+    ),
+    "randwire": SpaceEntry(
+        name="randwire",
+        description="RandWire (Xie et al. 2019) cell graph shared by the last three stages, N = 32 nodes "
+        "(8 on digits), ReLU-SepConv3x3-BN; low-data oracle trains every architecture",
+        space="spaces.randwire:RandWireSpace",
+        evaluator="spaces.randwire_oracle:make_low_data_oracle",
+        benchmark="",
+        datasets=("digits", "cifar10", "tiny-imagenet"),
+        default_budget=320,
+        dataset_budgets=(("digits", 6),),
+        default_fidelity=0,
+        fidelities=(),
+        budget_source="GraphPNAS §4.1: ~320 oracle evaluations (40 steps x 8) on Tiny-ImageNet; digits: 6, sized "
+        "so every strategy x 3 seeds finishes in minutes on 2 CPU cores (fidelity = training epochs, the "
+        "evaluator's per-dataset default)",
+        space_for_dataset="spaces.randwire_oracle:space_for_dataset",
+    ),
+    "enas": SpaceEntry(
+        name="enas",
+        description="ENAS macro (Pham et al. 2018): 12 layers, 6 ops, searched skips, 1.6e29 networks; "
+        "weight-sharing supernet evaluator",
+        space="spaces.enas:EnasSpace",
+        evaluator="spaces.enas_supernet:make_evaluator",
+        benchmark="",
+        datasets=("digits", "cifar10"),
+        default_budget=30_000,
+        default_fidelity=5,
+        fidelities=(1, 5),
+        budget_source="GraphPNAS §4.2 / App. E: 300 search steps x ~100 architectures, strategy updated every "
+        "5 supernet epochs (fidelity = supernet epochs per step)",
+        default_batch_size=100,
     ),
 }
 

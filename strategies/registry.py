@@ -17,6 +17,9 @@ STRATEGIES = LazyRegistry(
         "reinforce": "strategies.reinforce:Reinforce",
         "bohb": "strategies.bohb:BOHB",
         "bohb_nb201": "strategies.bohb:BOHBNB201",
+        "bananas": "strategies.bananas:Bananas",
+        "rnn": "strategies.rnn:RNN",
+        "rnn_graphpnas": "strategies.rnn:RNNGraphPNAS",
     },
     entry_point_group="nas_harness.strategies",
 )

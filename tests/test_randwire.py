@@ -1,0 +1,122 @@
+"""RandWire: the pure space, the model builder's shapes and sizes (GraphPNAS Table 2 / Table 7),
+the low-data oracle's determinism and cache, and a tiny end-to-end search on digits."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spaces.base import LabelledDAG
+from spaces.randwire import RandWireArch, RandWireSpace
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_space_round_trips(n, seed):
+    space = RandWireSpace(n)
+    rng = np.random.default_rng(seed)
+    a = space.sample(rng)
+    assert space.is_valid(a)
+    assert space.from_str(space.to_str(a)) == a
+    assert space.from_dag(space.to_dag(a)) == a
+    assert space.canonical_id(a) == space.to_str(a)
+    m = space.mutate(a, rng)
+    if n > 1:
+        assert sum(x != y for x, y in zip(a.bits, m.bits)) == 1
+    assert len(space.neighbours(a)) == n * (n - 1) // 2 == len(set(space.neighbours(a)))
+
+
+def test_dag_view_links_sources_and_sinks():
+    space = RandWireSpace(4)
+    a = RandWireArch(4, "100000")  # only edge 0 -> 1
+    dag = space.to_dag(a)
+    assert dag.X == (0, 1, 1, 1, 1, 2)
+    A = dag.A
+    assert A[2, 1] == 1 and A.sum() == 1 + 3 + 3  # inner edge + input -> {0,2,3} + {1,2,3} -> output
+    assert A[2, 0] == 0 and A[1, 0] == 1 and A[5, 1] == 0 and A[5, 2] == 1
+    c = space.dag_constraints
+    assert c.n_nodes == 6 and c.fixed_ops == dag.X and c.edge_mask[5, 0] == 0 and c.edge_mask[3, 2] == -1
+    noisy = np.array(A)
+    noisy[3, 0] = 1  # input/output edges are implied and ignored
+    assert space.from_dag(LabelledDAG(noisy, dag.X)) == a
+    assert space.from_dag(LabelledDAG(np.zeros((5, 5)), (0, 1, 1, 1, 2))) is None
+
+
+def test_paper_space_size_and_bad_strings():
+    space = RandWireSpace(32)
+    assert len(space.sample(np.random.default_rng(0)).bits) == 496  # 2^496 = 2.1e149 (§4.1)
+    with pytest.raises(ValueError):
+        space.from_str("rw8:00")
+    with pytest.raises(ValueError):
+        space.from_str("rw32:" + "f" * 125)
+    assert not space.is_valid("rw32:0")
+
+
+torch = pytest.importorskip("torch")
+
+from spaces import randwire_model as M  # noqa: E402
+from spaces import randwire_oracle as O  # noqa: E402
+
+
+def _params(arch, cfg):
+    return sum(p.numel() for p in M.build(arch, cfg).parameters())
+
+
+def test_base_parameter_count_matches_table2():
+    fc = RandWireArch(32, "1" * 496)
+    n_fc = _params(fc, M.PRESETS["base"])
+    assert n_fc == 3_458_837 and abs(n_fc / 3.49e6 - 1) < 0.01  # Table 2 "FC": 3.49 M
+    rng = np.random.default_rng(0)
+    ws = [_params(RandWireSpace(32).sample(rng), M.PRESETS["base"]) for _ in range(3)]
+    assert all(2.9e6 < n < n_fc for n in ws)  # Table 2 searched graphs: 3.22-3.32 M
+    assert _params(fc, M.PRESETS["large"]) == 20_863_238  # Table 2 "Large": 19.2-19.8 M (sparse G)
+
+
+@pytest.mark.parametrize("name,shape", [("digits", (2, 1, 8, 8)), ("cifar", (2, 3, 32, 32))])
+def test_output_shapes(name, shape):
+    a = RandWireSpace(8).sample(np.random.default_rng(1))
+    model = M.build(a, M.PRESETS[name])
+    assert model(torch.zeros(shape)).shape == (2, M.PRESETS[name].n_classes)
+
+
+def _oracle(tmp_path, epochs=1):
+    space = RandWireSpace(8)
+    ev = O.make_low_data_oracle("digits", tmp_path, space)
+    ev.fidelities = (epochs,)
+    return space, ev
+
+
+def test_oracle_deterministic_and_cached(tmp_path):
+    space, ev = _oracle(tmp_path)
+    a = space.sample(np.random.default_rng(3))
+    (r1,) = ev.evaluate([a], 1, [-1])
+    assert 0 <= r1.val_acc <= 100 and math.isfinite(r1.test_acc) and r1.cost_s > 0
+    extra = dict(r1.extra)
+    assert extra["cached"] == 0 and extra["params"] > 1000 and extra["flops"] > 1000
+    _, fresh = _oracle(tmp_path / "other")  # no shared cache: trains again, same answer
+    (r2,) = fresh.evaluate([a], 1, [-1])
+    assert (r2.val_acc, r2.test_acc) == (r1.val_acc, r1.test_acc)
+    _, again = _oracle(tmp_path)  # same cache dir, new process state: free
+    (r3,) = again.evaluate([a], 1, [-1])
+    assert (r3.val_acc, r3.cost_s, dict(r3.extra)["cached"]) == (r1.val_acc, 0.0, 1.0)
+    assert again.describe()["data"]["fraction"] == 0.5
+
+
+@pytest.mark.slow
+def test_tiny_search_on_digits(tmp_path, monkeypatch):
+    from harness import runner
+    from harness.runner import RunConfig
+    from spaces.registry import get_space_entry
+
+    assert get_space_entry("randwire").make_space("digits").n_nodes == 8  # the runner builds the digits space
+    space, ev = _oracle(tmp_path / "data")
+    for strategy in ("random", "er"):
+        cfg = RunConfig(space="randwire", dataset="digits", strategy=strategy, seed=0, budget=2, fidelity=1)
+        out = runner.execute(cfg, tmp_path / "runs", tmp_path / "data", evaluator=ev)
+        assert not out.skipped
+    rows = list((tmp_path / "runs").rglob("*.parquet"))
+    assert rows
