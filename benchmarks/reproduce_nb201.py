@@ -51,6 +51,12 @@ def main() -> None:
         if code != 0:
             raise SystemExit(code)
         rows = load_results(Path(tmp) / "res").rows
+        import pandas as pd
+
+        timing = {}
+        for f in (Path(tmp) / "res").rglob("seed=*.timing.parquet"):
+            timing.setdefault(f.parent.name, []).append(pd.read_parquet(f)["strategy_s"])
+        overhead = {k: pd.concat(v).mean() * 1e3 for k, v in timing.items()}
     pts = at_checkpoint(incumbents(rows), args.checkpoint)
     pub = published()
     pub = pub[(pub["protocol"] == (args.protocol or "")) & (pub["dataset"] == args.dataset)]
@@ -63,7 +69,7 @@ def main() -> None:
         ref = " / ".join(f"{p.loc[c, 'mean']:.2f}±{p.loc[c, 'std']:.2f}" if c in p.index else "-" for c in ("validation", "test"))
         fmt = lambda s: f"{s.mean():7.2f} ± {s.std(ddof=0):5.2f}" if s.notna().any() else f"{'n/a':>15s}"  # noqa: E731
         print(f"{strategy:14s} {len(g):4d} {fmt(v):>16s} {fmt(te):>16s}   {ref}")
-        print(f"{'':14s}      mean queries {g['queries'].mean():.0f}")
+        print(f"{'':14s}      mean queries {g['queries'].mean():.0f}; strategy overhead {overhead[strategy]:.2f} ms/query")
 
 
 if __name__ == "__main__":

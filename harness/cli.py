@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--embedded", action="store_true",
                     help="nb201 only: install the table shipped with the harness (public derivatives, no download)")
     di.add_argument("--data-dir")
-    df = dsub.add_parser("fetch", help="download the official file (resumable, checksummed) and import it")
+    df = dsub.add_parser("fetch", help="download the official file (resumable, checksummed) and import it; "
+                         "also the image datasets cifar10 and tiny-imagenet")
     df.add_argument("benchmark")
     df.add_argument("--url", help="download from this address instead of the official one")
     df.add_argument("--sha256", help="expected sha256 of the file at --url")
@@ -308,8 +309,13 @@ def cmd_data(args, console: Console) -> int:
         out.print(f"imported {args.benchmark}: {m['n_rows']} rows, {len(m['columns'])} columns -> {table.directory}")
         return 0
     if args.data_command == "fetch":
-        _importer(args.benchmark)
         from harness.data import fetch
+
+        if args.benchmark in fetch.DATASET_SOURCES:
+            where = fetch.fetch_dataset(args.benchmark, args.data_dir, url=args.url)
+            out.print(f"fetched {args.benchmark} into {where}")
+            return 0
+        _importer(args.benchmark)
 
         path = fetch.fetch(args.benchmark, args.data_dir, url=args.url, sha256=args.sha256)
         out.print(f"fetched and imported {args.benchmark} from {path}")

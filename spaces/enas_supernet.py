@@ -320,5 +320,8 @@ def _to_cpu(obj):
 
 
 def make_evaluator(dataset: str, data_dir, space: EnasSpace) -> EnasSupernetEvaluator:
-    """Registry factory: the dataset's preset (``PRESETS``); CIFAR-10 is read from ``data_dir``."""
-    return EnasSupernetEvaluator(space, dataset, data_dir)
+    """Registry factory: the dataset's preset (``PRESETS``); CIFAR-10 is read from ``data_dir``
+    (default $HARNESS_DATA or the user cache dir, where `python -m harness data fetch cifar10` unpacks)."""
+    from harness.data.store import resolve_data_dir
+
+    return EnasSupernetEvaluator(space, dataset, resolve_data_dir(data_dir))

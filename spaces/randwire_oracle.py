@@ -82,6 +82,9 @@ class FullDataOracle(TrainedOracle):
 def _make(cls, dataset: str, data_dir, space: RandWireSpace, *, device: str | None = None,
           workers: int | None = None, cache_dir: Path | str | None = "default", split_seed: int = 0,
           **train_overrides: Any) -> TrainedOracle:
+    from harness.data.store import resolve_data_dir
+
+    data_dir = resolve_data_dir(data_dir)  # None -> $HARNESS_DATA or the user cache dir (datasets, cache)
     setting = DATASET_SETTINGS[dataset]
     ds_classes = {"digits": 10, "cifar10": 10, "tiny-imagenet": 200}[dataset]
     model = dataclasses.replace(setting.model, n_classes=ds_classes)

@@ -379,3 +379,61 @@ def test_fetch_then_real_nb101_import(server, tmp_path):
     val = sorted(table.read(["val@108/r0"]).column("val@108/r0").to_pylist())
     assert val == pytest.approx([80.0, 81.0, 82.0])
 
+
+
+# ---------------------------------------------------------------- image datasets
+
+def _cifar_tarball(tmp_path) -> bytes:
+    import io
+    import tarfile
+
+    from test_training import _write_cifar
+
+    root = tmp_path / "build"
+    d = _write_cifar(root)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(d, arcname="cifar-10-batches-py")
+    return buf.getvalue()
+
+
+def test_fetch_cifar10_unpacks_where_the_loader_looks(server, tmp_path, monkeypatch):
+    import hashlib
+
+    from harness.data import fetch as fetch_mod
+    from harness.training.data import load_dataset
+
+    blob = _cifar_tarball(tmp_path)
+    server.files["/cifar-10-python.tar.gz"] = blob
+    src = fetch_mod.DATASET_SOURCES["cifar10"]
+    monkeypatch.setitem(fetch_mod.DATASET_SOURCES, "cifar10", src.__class__(**{
+        **src.__dict__, "url": f"{server.url}/cifar-10-python.tar.gz", "md5": hashlib.md5(blob).hexdigest()}))
+    where = fetch_mod.fetch_dataset("cifar10", tmp_path / "data", progress=False)
+    ds = load_dataset("cifar10", tmp_path / "data")
+    assert where == tmp_path / "data" / "cifar10" and ds.n_classes == 10 and len(ds.train.labels) == 20
+
+
+def test_fetch_dataset_wrong_checksum_and_evil_archive(server, tmp_path, monkeypatch):
+    import io
+    import tarfile
+
+    from harness.data import fetch as fetch_mod
+
+    server.files["/cifar-10-python.tar.gz"] = b"not the archive"
+    src = fetch_mod.DATASET_SOURCES["cifar10"]
+    monkeypatch.setitem(fetch_mod.DATASET_SOURCES, "cifar10", src.__class__(**{
+        **src.__dict__, "url": f"{server.url}/cifar-10-python.tar.gz"}))
+    with pytest.raises(DataCorrupt):
+        fetch_mod.fetch_dataset("cifar10", tmp_path / "data", progress=False)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"x"))
+    evil = tmp_path / "evil.tar.gz"
+    evil.write_bytes(buf.getvalue())
+    with pytest.raises(DataCorrupt, match="outside"):
+        fetch_mod.unpack(evil, tmp_path / "target")
+    assert not (tmp_path / "escape.txt").exists()
+    with pytest.raises(HarnessError, match="unknown dataset"):
+        fetch_mod.fetch_dataset("mnist", tmp_path / "data")

@@ -290,3 +290,67 @@ def _import(benchmark: str, path: Path, data_dir: Path) -> None:
     else:
         from spaces import nb201_data as importer  # noqa: PLC0415
     importer.import_files([path], data_dir)
+
+
+DATASET_SOURCES = {
+    "cifar10": Source(
+        "cifar10", "cifar-10-python", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "cifar-10-python.tar.gz", None, "c58f30108f718f92721af3b95e74349a", None, "dataset-archive",
+        "https://www.cs.toronto.edu/~kriz/cifar.html (python version); md5 as pinned by torchvision's CIFAR10 "
+        "(tgz_md5) and many download scripts", True,
+    ),
+    "tiny-imagenet": Source(
+        "tiny-imagenet", "tiny-imagenet-200", "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
+        "tiny-imagenet-200.zip", None, None, None, "dataset-archive",
+        "Stanford CS231n Tiny-ImageNet page; no checksum published (fetch prints the sha256 it computed)", True,
+    ),
+}
+"""Image datasets of the trained spaces: downloaded, verified and unpacked to ``<data_dir>/<name>/``."""
+
+
+def _safe_members(names: list[str], target: Path) -> None:
+    root = target.resolve()
+    for name in names:
+        dest = (target / name).resolve()
+        if dest != root and root not in dest.parents:
+            raise DataCorrupt(f"archive member {name!r} would be written outside {target}; refusing to unpack")
+
+
+def unpack(archive: Path, target: Path) -> None:
+    """Unpack a .tar.gz or .zip into ``target`` (no member may land outside it; links are refused)."""
+    import tarfile
+    import zipfile
+
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                _safe_members(zf.namelist(), target)
+                zf.extractall(target)
+        else:
+            with tarfile.open(archive) as tf:
+                members = tf.getmembers()
+                _safe_members([m.name for m in members], target)
+                if any(m.issym() or m.islnk() or m.isdev() for m in members):
+                    raise DataCorrupt(f"{archive} contains links or devices; refusing to unpack")
+                tf.extractall(target, filter="data")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise DataCorrupt(f"{archive} cannot be unpacked ({exc}); delete it and fetch again") from None
+
+
+def fetch_dataset(name: str, data_dir=None, *, url: str | None = None, progress: bool = True) -> Path:
+    """Download an image dataset's official archive, verify it and unpack it where the loaders look."""
+    if name not in DATASET_SOURCES:
+        raise HarnessError(f"unknown dataset {name!r}; fetchable: {', '.join(DATASET_SOURCES)}")
+    src = DATASET_SOURCES[name]
+    root = resolve_data_dir(data_dir)
+    dest = root / "downloads" / src.filename
+    expected = {"sha256": src.sha256, "md5": src.md5, "size": src.size}
+    if dest.is_file():
+        wrong = _mismatches(dest, _Hashes.of_prefix(dest, dest.stat().st_size), **expected)
+        if wrong:
+            raise DataCorrupt(f"{dest} is not the expected file ({'; '.join(wrong)}); delete it and run the fetch again")
+    else:
+        download(url or src.url, dest, progress=progress, benchmark=name, **expected)
+    unpack(dest, root / name)
+    return root / name
