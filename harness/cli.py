@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="rerun runs that are already complete")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--device", help="trained spaces: cpu, cuda, cuda:N or auto (default auto)")
+    r.add_argument("--eval-timeout", type=_positive_float,
+                   help="trained spaces: seconds one evaluation may train before it is recorded as failed")
     r.add_argument("--train-workers", type=_positive_int,
                    help="trained spaces: evaluations of one search step trained in parallel (processes or GPUs)")
 
@@ -188,6 +190,8 @@ def cmd_run(args, console: Console) -> int:
         os.environ["HARNESS_DEVICE"] = args.device  # read by trained evaluators (also in worker processes)
     if args.train_workers:
         os.environ["HARNESS_TRAIN_WORKERS"] = str(args.train_workers)
+    if args.eval_timeout:
+        os.environ["HARNESS_EVAL_TIMEOUT"] = str(args.eval_timeout)
     out = Path(args.out)
     _check_writable(out)
     seeds = range(args.first_seed, args.first_seed + args.seeds)

@@ -120,3 +120,14 @@ def test_tiny_search_on_digits(tmp_path, monkeypatch):
         assert not out.skipped
     rows = list((tmp_path / "runs").rglob("*.parquet"))
     assert rows
+
+
+def test_evaluation_timeout_is_a_failed_query_and_not_cached(tmp_path):
+    space, ev = _oracle(tmp_path)
+    ev.timeout_s = 1e-6
+    a = space.sample(np.random.default_rng(5))
+    (r,) = ev.evaluate([a], 1, [-1])
+    assert r.status == "failed" and "timed out after" in r.error
+    ev.timeout_s = None
+    (again,) = ev.evaluate([a], 1, [-1])
+    assert again.status == "ok" and dict(again.extra)["cached"] == 0.0

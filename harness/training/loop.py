@@ -55,6 +55,10 @@ class TrainConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class EvaluationTimeout(Exception):
+    """Training ran past its per-evaluation time limit (recorded as a failed query)."""
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """Reward and records of one training run (accuracies in percent)."""
@@ -160,6 +164,7 @@ def train_and_evaluate(
     cfg: TrainConfig,
     seed: int,
     device: str = "cpu",
+    timeout_s: float | None = None,
 ) -> TrainResult:
     """Train ``factory()`` on ``splits.train`` for ``cfg.epochs``; reward on ``splits.val``.
 
@@ -217,6 +222,8 @@ def train_and_evaluate(
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
+            if timeout_s and time.perf_counter() - start > timeout_s:
+                raise EvaluationTimeout(f"training timed out after {timeout_s:g} s (epoch {epoch} of {cfg.epochs})")
         if epoch >= first_eval:
             curve.append(accuracy(model, val, splits, cfg, device))
     test_acc = accuracy(model, test, splits, cfg, device) if test is not None else math.nan

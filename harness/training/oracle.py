@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import hashlib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -25,7 +26,7 @@ from harness.evaluation import Evaluator, Result
 from harness.training.cache import EvalCache, config_hash
 from harness.training.data import Splits, full_data_splits, load_dataset, low_data_splits
 from harness.training.device import device_slots, resolve_device, run_jobs, torch_threads
-from harness.training.loop import TrainConfig, TrainResult, train_and_evaluate
+from harness.training.loop import EvaluationTimeout, TrainConfig, TrainResult, train_and_evaluate
 from spaces.base import Arch, SearchSpace
 
 REGIMES = ("low", "full")
@@ -70,11 +71,16 @@ class TrainJob:
     cfg: TrainConfig
     seed: int
     device: str
+    timeout_s: float | None = None
 
 
 def run_job(job: TrainJob) -> TrainResult:
+    """Train one job; a timeout comes back as a result carrying the error (it is not cached)."""
     with torch_threads():
-        return train_and_evaluate(job.factory, job.data.load(), job.cfg, job.seed, job.device)
+        try:
+            return train_and_evaluate(job.factory, job.data.load(), job.cfg, job.seed, job.device, job.timeout_s)
+        except EvaluationTimeout as exc:
+            return TrainResult(math.nan, math.nan, (), float(job.timeout_s or 0.0), 0, 0, job.device, {"error": str(exc)})
 
 
 def training_seed(arch_id: str, repeat: int) -> int:
@@ -103,6 +109,7 @@ class TrainedOracle(Evaluator):
         workers: int = 1,
         repeats: int = 1,
         model_config: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
     ):
         self.space = space
         self.model_factory = model_factory
@@ -118,6 +125,9 @@ class TrainedOracle(Evaluator):
         self.model_config = dict(model_config or {})
         self.journal_fsync = True
         self._memo: dict[tuple, dict[str, Any]] = {}
+        env_timeout = os.environ.get("HARNESS_EVAL_TIMEOUT")
+        self.timeout_s = timeout_s if timeout_s is not None else (float(env_timeout) if env_timeout else None)
+        """Per-evaluation limit on training seconds; a run past it is a failed query (not cached)."""
 
     def n_repeats(self, fidelity: int) -> int:
         return self.repeats
@@ -158,10 +168,13 @@ class TrainedOracle(Evaluator):
             device = resolve_device(self.device)
             slots = device_slots(device, self.workers)
             jobs = [
-                TrainJob(self.model_factory(arch), self.data, cfg, seed, slots[n % len(slots)])
+                TrainJob(self.model_factory(arch), self.data, cfg, seed, slots[n % len(slots)], self.timeout_s)
                 for n, ((aid, seed, _), arch) in enumerate(todo.items())
             ]
             for (aid, seed, _), res in zip(todo, run_jobs(run_job, jobs, self.workers)):
+                if "error" in res.extra:
+                    records[(aid, seed, chash)] = {"error": res.extra["error"], "train_s": res.train_s, "cached": 0}
+                    continue
                 rec = {
                     "val_acc": res.val_acc, "test_acc": None if math.isnan(res.test_acc) else res.test_acc,
                     "train_s": res.train_s, "params": res.params, "flops": res.flops,
@@ -172,6 +185,11 @@ class TrainedOracle(Evaluator):
         results = []
         for runs in wanted:
             recs = [records[(aid, seed, chash)] for aid, _, seed in runs]
+            failed = [r for r in recs if "error" in r]
+            if failed:
+                results.append(Result(math.nan, status="failed", error=failed[0]["error"],
+                                      cost_s=float(sum(r["train_s"] for r in recs if not r["cached"]))))
+                continue
             for (aid, _, seed), rec in zip(runs, recs):
                 self._memo[(aid, seed, chash)] = {k: v for k, v in rec.items() if k != "cached"}
             results.append(_result(recs, runs[0][1] if len(runs) == 1 else -1))
