@@ -20,6 +20,8 @@ STRATEGIES = LazyRegistry(
         "bananas": "strategies.bananas:Bananas",
         "rnn": "strategies.rnn:RNN",
         "rnn_graphpnas": "strategies.rnn:RNNGraphPNAS",
+        "graphpnas": "strategies.graphpnas.loop:GraphPNAS",
+        "graphpnas_code": "strategies.graphpnas.loop:GraphPNASCode",
     },
     entry_point_group="nas_harness.strategies",
 )

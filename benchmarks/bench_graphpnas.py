@@ -1,0 +1,208 @@
+"""GraphPNAS speed (generator training / sampling throughput) and NB201 evidence versus random search.
+
+    python benchmarks/bench_graphpnas.py [--quick] [--seeds 10] [--skip-speed] [--skip-nb201]
+                                         [--datasets cifar10-valid,cifar100,ImageNet16-120]
+                                         [--paper-budgets] [--code-seeds 0] [--device cpu]
+
+Speed: graphs/s of one training step (teacher-forced log P of a batch of 16 graphs, backward,
+Adam) and of batched ancestral sampling, for the paper's generator (hidden 128, K = 10, S = 7)
+on N = 7, 8, 12, 32 nodes with every edge and op free (5 ops), with 1 and 2 torch threads. The
+training graphs are ER(p = 0.25) DAGs for N <= 12 and WS(k = 4, p = 0.5) for N = 32 (RandWire's
+prior): the message-passing cost grows with the edges. Goals (issue 4): >= 2,000 graphs/s for
+N <= 8 and >= 100 for N = 32; each line prints the goal and a rough FLOP count per graph.
+
+Evidence: NB201 (embedded table), 150 queries per run, fidelity 200, the runner's default dedup
+(every query charged), seeds 0..n-1: best-by-validation validation accuracy mean +- std of the
+paper preset ("graphpnas") and random search under identical budgets, per dataset, with the
+paper's Table 5 numbers for reference (the paper's cifar100 / ImageNet16-120 runs had time budgets
+of about 80 / 40 queries: ``--paper-budgets`` adds those). ``--code-seeds k`` also runs the
+authors'-code preset (a fit from scratch after every query: minutes per run on a CPU).
+Prints the machine's load average: other processes on a shared 2-core box slow every number.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PAPER_TABLE5 = {  # GraphPNAS paper, App. B Table 5: validation accuracy, 10 runs
+    "cifar10-valid": {"graphpnas": "91.47 +- 0.15", "random": "91.07 +- 0.26"},
+    "cifar100": {"graphpnas": "72.47 +- 0.84", "random": "71.46 +- 0.97"},
+    "ImageNet16-120": {"graphpnas": "45.00 +- 0.83", "random": "45.03 +- 0.91"},
+}
+PAPER_BUDGETS = {"cifar100": 80, "ImageNet16-120": 40}  # App. B: 20000 s / 30000 s simulated
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _free_model(n: int, hidden: int = 128):
+    import torch
+
+    from spaces.base import DagConstraints
+    from strategies.graphpnas.model import GraphGenerator
+
+    c = DagConstraints(n_nodes=n, op_names=tuple(f"op{k}" for k in range(5)), fixed_ops=(-1,) * n,
+                       edge_mask=np.tril(np.full((n, n), -1, dtype=np.int8), k=-1))
+    with torch.random.fork_rng(devices=[]):
+        model = GraphGenerator(c, hidden=hidden, att_hidden=hidden)
+    gen = torch.Generator().manual_seed(0)
+    model.reset_parameters(gen)
+    return model, c, gen
+
+
+def _prior_dags(c, n_graphs: int, rng: np.random.Generator) -> list:
+    import networkx as nx
+
+    from strategies.graph_models import orient_and_label
+
+    out = []
+    for _ in range(n_graphs):
+        seed = int(rng.integers(2**31))
+        g = nx.gnp_random_graph(c.n_nodes, 0.25, seed=seed) if c.n_nodes <= 12 else \
+            nx.watts_strogatz_graph(c.n_nodes, 4, 0.5, seed=seed)
+        dag = orient_and_label(g, c, rng)
+        out.append((np.asarray(dag.A), np.asarray(dag.X)))
+    return out
+
+
+def _flops_per_graph(n: int, hidden: int = 128, steps: int = 7) -> float:
+    """Forward multiply-adds x 2 of the packed prefixes: per node the f/g projections (2H^2 wide),
+    f's output layer (H^2) and the GRU (6H^2); per message O(H) element-wise work is left out."""
+    nodes = n * (n + 1) / 2
+    return 2.0 * nodes * hidden * hidden * 9 * steps
+
+
+def speed(quick: bool, device: str) -> None:
+    import torch
+
+    sizes = (7, 8, 12) if quick else (7, 8, 12, 32)
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for n in sizes:
+            model, c, gen = _free_model(n)
+            model.to(device)
+            if device != "cpu":
+                gen = torch.Generator(device=device).manual_seed(0)
+                model.reset_parameters(gen)
+            dags = _prior_dags(c, 64, np.random.default_rng(n))
+            opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+            batch = 16
+            n_batches = 2 if n >= 32 else 8
+
+            def train_step(k: int) -> None:
+                b = [dags[(k * batch + i) % len(dags)] for i in range(batch)]
+                loss = -model.log_prob(b).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+            train_step(0)
+            t = time.perf_counter()
+            for k in range(n_batches):
+                train_step(k + 1)
+            if device != "cpu":
+                torch.cuda.synchronize()
+            train_gps = n_batches * batch / (time.perf_counter() - t)
+            n_samples = 64 if n >= 32 else 512
+            model.sample(16, gen)
+            t = time.perf_counter()
+            model.sample(n_samples, gen, chunk=256)
+            sample_gps = n_samples / (time.perf_counter() - t)
+            edges = float(np.mean([a.sum() for a, _ in dags]))
+            goal = 2000 if n <= 8 else (100 if n == 32 else None)
+            fwd = _flops_per_graph(n)
+            print(f"speed threads={threads} N={n:2d} ({edges:.0f} edges/graph): train {train_gps:8.1f} graphs/s "
+                  f"(goal {goal or '-'}; ~{3 * fwd / 1e9:.2f} GFLOP/graph fwd+bwd) | sample {sample_gps:8.1f} graphs/s "
+                  f"| load {_load()}", flush=True)
+    torch.set_num_threads(1)
+
+
+def _best_vals(name: str, dataset: str, seeds: range, budget: int, data_dir: Path, out: Path,
+               params: tuple = ()) -> tuple[list[float], list[float]]:
+    import pyarrow.parquet as pq
+
+    from harness import runner
+    from harness.runner import RunConfig
+
+    best, wall = [], []
+    for seed in seeds:
+        cfg = RunConfig(space="nb201", dataset=dataset, strategy=name, seed=seed, budget=budget, fidelity=200,
+                        strategy_params=params)
+        t = time.perf_counter()
+        o = runner.execute(cfg, out, data_dir, force=True)
+        wall.append(time.perf_counter() - t)
+        best.append(float(pq.read_table(o.paths.trajectory, columns=["val_acc"]).column(0).to_pandas().max()))
+    return best, wall
+
+
+def _fmt(x: list[float]) -> str:
+    return f"{statistics.mean(x):.2f} +- {statistics.pstdev(x):.2f}" if x else "-"
+
+
+def nb201(seeds: int, datasets: list[str], paper_budgets: bool, code_seeds: int, device: str) -> None:
+    import torch
+
+    from spaces import nb201_data
+    from strategies.registry import STRATEGIES
+
+    torch.set_num_threads(1)
+    for name, target in (("graphpnas", "strategies.graphpnas.loop:GraphPNAS"),
+                         ("graphpnas_code", "strategies.graphpnas.loop:GraphPNASCode")):
+        if name not in STRATEGIES:
+            STRATEGIES.register(name, target)
+    params = (("device", device),) if device != "cpu" else ()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir, out = Path(tmp) / "data", Path(tmp) / "out"
+        nb201_data.import_embedded(data_dir)
+        runs = [(d, 150) for d in datasets]
+        if paper_budgets:
+            runs += [(d, PAPER_BUDGETS[d]) for d in datasets if d in PAPER_BUDGETS]
+        for dataset, budget in runs:
+            g, g_wall = _best_vals("graphpnas", dataset, range(seeds), budget, data_dir, out, params)
+            r, _ = _best_vals("random", dataset, range(seeds), budget, data_dir, out)
+            paper = PAPER_TABLE5[dataset]
+            print(f"nb201 {dataset} {budget} queries, {seeds} seeds, val@200 best-by-validation: "
+                  f"graphpnas {_fmt(g)} | random {_fmt(r)} | paper Table 5: graphpnas {paper['graphpnas']}, "
+                  f"random {paper['random']} | graphpnas wall/run {statistics.mean(g_wall):.1f} s "
+                  f"(max {max(g_wall):.1f}) | load {_load()}", flush=True)
+            if code_seeds and budget == 150:
+                c, c_wall = _best_vals("graphpnas_code", dataset, range(code_seeds), budget, data_dir, out, params)
+                print(f"nb201 {dataset} {budget} queries, {code_seeds} seeds: graphpnas_code {_fmt(c)} "
+                      f"(wall/run {statistics.mean(c_wall):.1f} s) | load {_load()}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="speed without N = 32; 3 seeds on cifar10-valid")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--datasets", default="cifar10-valid,cifar100,ImageNet16-120")
+    ap.add_argument("--paper-budgets", action="store_true", help="also 80 / 40 queries on cifar100 / ImageNet16-120")
+    ap.add_argument("--code-seeds", type=int, default=0, help="seeds of the authors'-code preset (slow)")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-nb201", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (speed and runs)")
+    args = ap.parse_args()
+    from harness.training.device import resolve_device
+
+    device = resolve_device(args.device)
+    print(f"GraphPNAS benchmark on {os.cpu_count()} CPUs, device {device}, load {_load()}", flush=True)
+    if not args.skip_speed:
+        speed(args.quick, device)
+    if not args.skip_nb201:
+        datasets = ["cifar10-valid"] if args.quick else args.datasets.split(",")
+        nb201(3 if args.quick else args.seeds, datasets, args.paper_budgets, args.code_seeds, device)
+
+
+if __name__ == "__main__":
+    main()
