@@ -46,16 +46,21 @@ def plot_curves(inc: pd.DataFrame, title: str, out: Path, stem: str) -> list[Pat
         fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 2.8), squeeze=False)
         for ax, (metric, ylabel) in zip(axes[0], panels):
             band = mean_band(curve_frame(inc.assign(**{metric: 100.0 - inc[metric]}), x, grid, metric))
-            for strategy, b in band.groupby("strategy", sort=True):
-                line, = ax.plot(b["x"], b["mean"], label=strategy, linewidth=1.2)
-                ax.fill_between(b["x"], b["low"], b["high"], color=line.get_color(), alpha=0.15, linewidth=0)
+            colours = plt.cm.tab20(np.linspace(0, 1, 20))
+            for k, (strategy, b) in enumerate(band.groupby("strategy", sort=True)):
+                line, = ax.plot(b["x"], b["mean"], label=strategy, linewidth=1.2, color=colours[(2 * k) % 20 + (k // 10) % 2],
+                                linestyle=("-", "--", ":")[k % 3])
+                ax.fill_between(b["x"], b["low"], b["high"], color=line.get_color(), alpha=0.12, linewidth=0)
+            late = band[band["x"] >= grid[len(grid) // 10]]["mean"].dropna()
+            if len(late):  # frame the part of the race that separates the strategies
+                ax.set_ylim(late.min() * 0.97, late.max() * 1.08)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
             ax.set_yscale("log")
             if logx:
                 ax.set_xscale("log")
             ax.grid(True, which="both", alpha=0.3)
-        axes[0][-1].legend(fontsize=6, frameon=False)
+        axes[0][-1].legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         fig.suptitle(title, fontsize=8)
         fig.tight_layout()
         name = f"{stem}_vs_{'queries' if x == 'queries_charged' else 'time'}"
