@@ -90,7 +90,7 @@ SPACES: dict[str, SpaceEntry] = {
         dataset_budgets=(("digits", 4),),
         default_fidelity=0,
         fidelities=(),
-        budget_source="GraphPNAS §4.1: ~320 oracle evaluations (40 steps x 8) on Tiny-ImageNet; digits: 6, sized "
+        budget_source="GraphPNAS §4.1: ~320 oracle evaluations (40 steps x 8) on Tiny-ImageNet; digits: 4, sized "
         "so every strategy x 3 seeds finishes in minutes on 2 CPU cores (fidelity = training epochs, the "
         "evaluator's per-dataset default)",
         space_for_dataset="spaces.randwire_oracle:space_for_dataset",
