@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import subprocess
 import time
@@ -226,6 +227,10 @@ def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
     _guard(cfg, "setup", lambda: strategy.setup(space, seeding.stream(seq, "strategy"), context))
     bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
 
+    if force:  # --force starts over: set an interrupted attempt's journal aside instead of replaying it
+        for stale in (paths.journal, paths.evaluator_state):
+            if stale.exists():
+                os.replace(stale, stale.with_name(stale.name + ".stale-forced"))
     journal = Journal(paths.journal, run_id, fsync=getattr(evaluator, "journal_fsync", True))
     replay = journal.load()
     checkpoint = EvaluatorCheckpoint(paths.evaluator_state) if EvaluatorCheckpoint.wanted(evaluator) else None

@@ -263,3 +263,17 @@ def test_crash_between_journal_and_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(EvaluatorCheckpoint, "save", original)
     runner.execute(c, tmp_path / "x", evaluator=Drifting(_space()))
     assert c.paths(tmp_path / "x").trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
+
+
+def test_force_sets_an_interrupted_journal_aside(nb201_data_dir, tmp_path, monkeypatch):
+    restore = _crash_after(monkeypatch, 3)
+    with pytest.raises(Crash):
+        runner.execute(cfg(), tmp_path, nb201_data_dir)
+    restore()
+    paths = cfg().paths(tmp_path)
+    lines = paths.journal.read_text().splitlines()
+    lines[2] = lines[2].replace("|", "#", 1)  # would fail a replay
+    paths.journal.write_text("\n".join(lines) + "\n")
+    runner.execute(cfg(), tmp_path, nb201_data_dir, force=True)
+    assert paths.trajectory.is_file()
+    assert (paths.journal.parent / (paths.journal.name + ".stale-forced")).is_file()
