@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.evaluation import Observation, RunContext
 from spaces.base import Arch, SearchSpace
-from strategies.base import Strategy
+from strategies.base import Strategy, serve
 from strategies.path_encoding import make_encoder
 
 
@@ -176,12 +176,7 @@ class Bananas(Strategy):
     # -- ask / tell
 
     def ask(self, n: int) -> list[Arch]:
-        out: list[Arch] = []
-        while len(out) < n:
-            if not self._queue:
-                self._queue = self._next_batch()
-            out.append(self._queue.pop(0))
-        return out
+        return serve(self._queue, n, self._next_batch)
 
     def tell(self, observations: Sequence[Observation]) -> None:
         for obs in observations:

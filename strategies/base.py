@@ -8,7 +8,7 @@ budgets, evaluation and storage; a strategy never sees a benchmark or a test acc
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -44,3 +44,16 @@ class Strategy(ABC):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
+
+
+def serve(queue: list, n: int, refill: Callable[[], list]) -> list:
+    """Pop ``n`` items from ``queue`` (in place), refilling it whenever it runs dry.
+
+    For strategies that plan a batch of proposals at once (BANANAS, the RNN controller's
+    top-K refits) but must answer ``ask(n)`` for any n."""
+    out = []
+    while len(out) < n:
+        if not queue:
+            queue.extend(refill())
+        out.append(queue.pop(0))
+    return out

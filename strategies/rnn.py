@@ -31,7 +31,7 @@ from torch import nn
 
 from harness.evaluation import Observation, RunContext
 from spaces.base import Arch, DagConstraints, LabelledDAG, SearchSpace
-from strategies.base import Strategy
+from strategies.base import Strategy, serve
 
 EDGE_MODES = ("attention", "logit")
 ENAS_ADAM_EPS = 1e-3
@@ -459,12 +459,7 @@ class RNNGraphPNAS(Strategy):
                               self.tanh_constant, 1.0, self.temperature, "logit", per_node_heads=True)
 
     def ask(self, n: int) -> list[Arch]:
-        out: list[Arch] = []
-        while len(out) < n:
-            if not self._queue:
-                self._queue = self._next_batch()
-            out.append(self._queue.pop(0))
-        return out
+        return serve(self._queue, n, self._next_batch)
 
     def tell(self, observations: Sequence[Observation]) -> None:
         constraints = self.space.dag_constraints

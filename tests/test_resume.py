@@ -120,15 +120,21 @@ def test_torn_journal_tail_is_dropped(nb201_data_dir, tmp_path, monkeypatch):
     assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
 
 
-def test_a_nondeterministic_strategy_cannot_resume(nb201_data_dir, tmp_path, monkeypatch):
+def _crash_and_tamper(monkeypatch, tmp_path, data_dir):
+    """Crash after 3 batches, then make journaled batch 1 name an architecture the strategy never proposed."""
     restore = _crash_after(monkeypatch, 3)
     with pytest.raises(Crash):
-        runner.execute(cfg(), tmp_path, nb201_data_dir)
+        runner.execute(cfg(), tmp_path, data_dir)
     restore()
     paths = cfg().paths(tmp_path)
     lines = paths.journal.read_text().splitlines()
-    lines[2] = lines[2].replace("|", "#", 1)  # batch 1 now names an architecture the strategy never proposed
+    lines[2] = lines[2].replace("|", "#", 1)
     paths.journal.write_text("\n".join(lines) + "\n")
+    return paths
+
+
+def test_a_nondeterministic_strategy_cannot_resume(nb201_data_dir, tmp_path, monkeypatch):
+    paths = _crash_and_tamper(monkeypatch, tmp_path, nb201_data_dir)
     with pytest.raises(HarnessError, match="not deterministic"):
         runner.execute(cfg(), tmp_path, nb201_data_dir)
 
@@ -272,14 +278,7 @@ def test_crash_between_journal_and_checkpoint(tmp_path, monkeypatch):
 
 
 def test_force_sets_an_interrupted_journal_aside(nb201_data_dir, tmp_path, monkeypatch):
-    restore = _crash_after(monkeypatch, 3)
-    with pytest.raises(Crash):
-        runner.execute(cfg(), tmp_path, nb201_data_dir)
-    restore()
-    paths = cfg().paths(tmp_path)
-    lines = paths.journal.read_text().splitlines()
-    lines[2] = lines[2].replace("|", "#", 1)  # would fail a replay
-    paths.journal.write_text("\n".join(lines) + "\n")
+    paths = _crash_and_tamper(monkeypatch, tmp_path, nb201_data_dir)
     runner.execute(cfg(), tmp_path, nb201_data_dir, force=True)
     assert paths.trajectory.is_file()
     assert (paths.journal.parent / (paths.journal.name + ".stale-forced")).is_file()
