@@ -7,12 +7,16 @@ Isomorphic graphs are NOT merged (the paper counts matrices; the canonical id is
 bits). Each node is the same op, ReLU-SepConv3×3-BN; G is shared by the network's last stages
 (see ``spaces.randwire_model``).
 
-Labelled-DAG view: N + 2 nodes, node 0 the input, 1..N the interior nodes, N + 1 the output
-(op labels "input", "relu_sepconv3x3_bn", "output", all fixed). As in RandWire, the input feeds
-every interior node without an interior predecessor and every node without an interior successor
-feeds the output, so ``to_dag`` sets exactly those edges; ``from_dag`` reads only the interior
-edges (the input/output edges are implied by them and ignored). The input -> output edge is
-forbidden; every other edge is free.
+Labelled-DAG view: G itself, the N interior nodes only (one op label, "relu_sepconv3x3_bn",
+fixed), every lower-triangular edge free. The cell input and output are implicit, as in RandWire
+(Xie et al. 2019, §3.2): a node without a predecessor reads the cell input and the nodes without a
+successor are averaged into the output (``spaces.randwire_model``). They are left out of the view
+on purpose: their edges are implied by G, so a view holding them would either let a graph
+generator decide edges that ``from_dag`` ignores (many DAGs per architecture, a wrong log P) or
+force edges that depend on other edges, which ``DagConstraints`` masks cannot express. With G
+alone, every free decision is one architecture bit, ``to_dag(from_dag(d)) == d`` for every DAG d
+the constraints allow, and the ER/WS prior models draw their graph on the N nodes, as RandWire's
+generators do.
 
 Prior (``sample``): the paper's random explorer, a Watts-Strogatz graph with k uniform over
 {2, 4, 6} (capped at N) and p ~ U[0.2, 0.8] (§4.1: "we choose WS model with the same
@@ -28,7 +32,8 @@ import numpy as np
 
 from spaces.base import DagConstraints, LabelledDAG, SearchSpace
 
-OP_NAMES = ("input", "relu_sepconv3x3_bn", "output")
+OP_NAMES = ("relu_sepconv3x3_bn",)
+"""The one op of every node of the DAG view (no input/output nodes: see the module docstring)."""
 WS_K = (2, 4, 6)
 WS_P = (0.2, 0.8)
 
@@ -67,8 +72,8 @@ class RandWireSpace(SearchSpace):
     name = "randwire"
 
     def __init__(self, n_nodes: int = 32):
-        if n_nodes < 1:
-            raise ValueError(f"n_nodes must be >= 1, got {n_nodes}")
+        if n_nodes < 2:  # one node is one fixed cell: no edge to search, no decision for a strategy
+            raise ValueError(f"a RandWire graph needs n_nodes >= 2 (one node leaves nothing to search), got {n_nodes}")
         self.n_nodes = int(n_nodes)
         self._n_bits = self.n_nodes * (self.n_nodes - 1) // 2
 
@@ -127,26 +132,17 @@ class RandWireSpace(SearchSpace):
         return RandWireArch(self.n_nodes, format(value, f"0{self._n_bits}b") if self._n_bits else "")
 
     def to_dag(self, arch: RandWireArch) -> LabelledDAG:
-        n = self.n_nodes
-        inner = arch.adjacency()
-        A = np.zeros((n + 2, n + 2), dtype=np.uint8)
-        A[1:n + 1, 1:n + 1] = inner
-        A[1:n + 1, 0] = inner.sum(axis=1) == 0
-        A[n + 1, 1:n + 1] = inner.sum(axis=0) == 0
-        return LabelledDAG(A, (0,) + (1,) * n + (2,))
+        """G on its N interior nodes (input and output implicit; see the module docstring)."""
+        return LabelledDAG(arch.adjacency(), (0,) * self.n_nodes)
 
     def from_dag(self, dag: LabelledDAG) -> RandWireArch | None:
-        n = self.n_nodes
-        if dag.n_nodes != n + 2 or dag.X != (0,) + (1,) * n + (2,):
+        if dag.n_nodes != self.n_nodes or any(dag.X):
             return None
-        return _from_adjacency(np.asarray(dag.A)[1:n + 1, 1:n + 1])
+        return _from_adjacency(np.asarray(dag.A))
 
     @property
     def dag_constraints(self) -> DagConstraints:
+        """N nodes with the one fixed op; every edge j -> i (j < i) free, each one architecture bit."""
         n = self.n_nodes
-        mask = np.full((n + 2, n + 2), -1, dtype=np.int8)
-        mask[n + 1, 0] = 0
-        return DagConstraints(
-            n_nodes=n + 2, op_names=OP_NAMES, fixed_ops=(0,) + (1,) * n + (2,), edge_mask=np.tril(mask, k=-1),
-        )
-
+        free = np.tril(np.full((n, n), -1, dtype=np.int8), k=-1)
+        return DagConstraints(n_nodes=n, op_names=OP_NAMES, fixed_ops=(0,) * n, edge_mask=free)

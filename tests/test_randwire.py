@@ -15,7 +15,7 @@ from spaces.randwire import RandWireArch, RandWireSpace
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 12), st.integers(0, 2**32 - 1))
+@given(st.integers(2, 12), st.integers(0, 2**32 - 1))
 def test_space_round_trips(n, seed):
     space = RandWireSpace(n)
     rng = np.random.default_rng(seed)
@@ -30,20 +30,78 @@ def test_space_round_trips(n, seed):
     assert len(space.neighbours(a)) == n * (n - 1) // 2 == len(set(space.neighbours(a)))
 
 
-def test_dag_view_links_sources_and_sinks():
-    space = RandWireSpace(4)
-    a = RandWireArch(4, "100000")  # only edge 0 -> 1
-    dag = space.to_dag(a)
-    assert dag.X == (0, 1, 1, 1, 1, 2)
-    A = dag.A
-    assert A[2, 1] == 1 and A.sum() == 1 + 3 + 3  # inner edge + input -> {0,2,3} + {1,2,3} -> output
-    assert A[2, 0] == 0 and A[1, 0] == 1 and A[5, 1] == 0 and A[5, 2] == 1
+@st.composite
+def _constrained_dags(draw):
+    """(space, a DAG drawn under the space's ``dag_constraints``): forced/forbidden edges and fixed ops
+    applied, every free edge and free op drawn."""
+    space = RandWireSpace(draw(st.integers(2, 12)))
     c = space.dag_constraints
-    assert c.n_nodes == 6 and c.fixed_ops == dag.X and c.edge_mask[5, 0] == 0 and c.edge_mask[3, 2] == -1
-    noisy = np.array(A)
-    noisy[3, 0] = 1  # input/output edges are implied and ignored
-    assert space.from_dag(LabelledDAG(noisy, dag.X)) == a
-    assert space.from_dag(LabelledDAG(np.zeros((5, 5)), (0, 1, 1, 1, 2))) is None
+    n = c.n_nodes
+    A = np.zeros((n, n), dtype=np.uint8)
+    for i in range(n):
+        for j in range(i):
+            A[i, j] = draw(st.booleans()) if c.edge_mask[i, j] == -1 else c.edge_mask[i, j]
+    X = tuple(draw(st.sampled_from(ops)) for ops in c.allowed_ops)
+    return space, LabelledDAG(A, X)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_constrained_dags())
+def test_every_constrained_dag_round_trips(space_dag):
+    """One DAG per architecture: a generator's log P of a DAG is the log P of its architecture."""
+    space, dag = space_dag
+    arch = space.from_dag(dag)
+    assert space.is_valid(arch)
+    assert space.to_dag(arch) == dag
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 12), st.integers(0, 2**32 - 1))
+def test_every_free_decision_changes_the_architecture(n, seed):
+    space = RandWireSpace(n)
+    c = space.dag_constraints
+    dag = space.to_dag(space.sample(np.random.default_rng(seed)))
+    ids = {space.canonical_id(space.from_dag(dag))}
+    for i, j in zip(*np.nonzero(np.tril(c.edge_mask == -1, k=-1))):
+        A = np.array(dag.A)
+        A[i, j] ^= 1
+        ids.add(space.canonical_id(space.from_dag(LabelledDAG(A, dag.X))))
+    assert len(ids) == 1 + n * (n - 1) // 2
+    assert all(len(ops) == 1 for ops in c.allowed_ops)  # ops are fixed: no decision there either
+
+
+def test_dag_view_is_the_interior_graph():
+    """Input/output are implicit (Xie et al. 2019 §3.2): node 0 -> 1 only; node order = bit order."""
+    from strategies.dag_decisions import DagDecisions
+
+    space = RandWireSpace(4)
+    a = RandWireArch(4, "100001")  # edges 0 -> 1 and 2 -> 3
+    dag = space.to_dag(a)
+    assert dag.X == (0, 0, 0, 0) and space.dag_constraints.op_names == ("relu_sepconv3x3_bn",)
+    assert np.array_equal(dag.A, a.adjacency()) and dag.A[1, 0] == 1 and dag.A[3, 2] == 1 and dag.A.sum() == 2
+    c = space.dag_constraints
+    assert c.n_nodes == 4 and c.fixed_ops == dag.X and c.max_edges is None
+    assert (c.edge_mask[np.tril_indices(4, k=-1)] == -1).all()
+    assert "".join(map(str, DagDecisions.of(space).encode(dag))) == a.bits
+    assert space.from_dag(LabelledDAG(np.zeros((6, 6)), (0,) * 6)) is None  # the old (N + 2)-node view
+    assert space.from_dag(LabelledDAG(np.zeros((4, 4)), (0, 1, 0, 0))) is None
+
+
+def test_ws_strategy_and_explorer_draw_randwire_graphs_on_the_n_nodes():
+    """The ER/WS models run on the DAG view's nodes: on RandWire that is G, so the WS baseline is the
+    space's own prior (same draws, same graphs) and the GraphPNAS explorer keeps every WS edge."""
+    from strategies.graph_models import WattsStrogatzSearch
+    from strategies.graphpnas.loop import explorer_dag
+    from strategies.graphpnas.presets import PAPER
+
+    space = RandWireSpace(8)
+    ws = WattsStrogatzSearch()
+    ws.setup(space, np.random.SeedSequence(7))
+    rng = np.random.default_rng(np.random.SeedSequence(7))
+    assert [p.arch for p in ws.ask(20)] == [space.sample(rng) for _ in range(20)]
+    for _ in range(20):
+        dag, info = explorer_dag(PAPER["randwire"], space.dag_constraints, rng)
+        assert space.from_dag(dag).bits.count("1") == 8 * dict(info)["k"] // 2  # WS keeps n k / 2 edges
 
 
 def test_paper_space_size_and_bad_strings():
@@ -54,12 +112,29 @@ def test_paper_space_size_and_bad_strings():
     with pytest.raises(ValueError):
         space.from_str("rw32:" + "f" * 125)
     assert not space.is_valid("rw32:0")
+    with pytest.raises(ValueError, match="n_nodes >= 2"):
+        RandWireSpace(1)
 
 
 torch = pytest.importorskip("torch")
 
 from spaces import randwire_model as M  # noqa: E402
 from spaces import randwire_oracle as O  # noqa: E402
+
+
+def test_graphpnas_generator_puts_all_its_mass_on_architectures():
+    """Summed over every architecture's DAG, the generator's P is 1: no mass on DAGs from_dag ignores."""
+    from strategies.graphpnas.model import GraphGenerator
+
+    space = RandWireSpace(4)
+    archs = [RandWireArch(4, format(v, "06b")) for v in range(2**6)]
+    dags = [(np.asarray(space.to_dag(a).A), space.to_dag(a).X) for a in archs]
+    with torch.random.fork_rng(devices=[]):
+        model = GraphGenerator(space.dag_constraints, hidden=16, att_hidden=16, n_components=2, n_prop=1)
+    model.reset_parameters(torch.Generator().manual_seed(0))
+    model = model.to(torch.float64)
+    with torch.no_grad():
+        assert abs(model.log_prob(dags).exp().sum().item() - 1.0) < 1e-9
 
 
 def _params(arch, cfg):

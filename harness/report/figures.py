@@ -18,6 +18,8 @@ def _graph(space, arch_text: str) -> tuple[nx.DiGraph, list[str]]:
     g.add_nodes_from(range(dag.n_nodes))
     rows, cols = np.nonzero(np.asarray(dag.A))
     g.add_edges_from((int(j), int(i)) for i, j in zip(rows, cols))
+    if len(names) == 1:  # one op (RandWire): node numbers say more than a repeated op name
+        return g, [str(i) for i in range(dag.n_nodes)]
     return g, [names[x] for x in dag.X]
 
 
@@ -79,9 +81,7 @@ def draw_top_architectures(rows: pd.DataFrame, space_name: str, out: Path, stem:
         top = g.drop_duplicates("arch_id").head(k)
         fig, axes = plt.subplots(1, len(top), figsize=(3.2 * len(top), 2.6), squeeze=False)
         for ax, (_, r) in zip(axes[0], top.iterrows()):
-            graph, labels = _graph(space, r["arch"])
-            keep = [n for n in graph.nodes if graph.degree(n) > 0] or list(graph.nodes)
-            graph = graph.subgraph(keep)
+            graph, labels = _graph(space, r["arch"])  # every node: an isolated RandWire node is a real op
             nx.draw_networkx(graph, pos=_layered_positions(graph), ax=ax, labels={n: labels[n] for n in graph.nodes},
                              node_size=300, font_size=5, node_color="#dde8f5", arrowsize=6, width=0.6)
             ax.set_title(f"reward {_pct(r['val_acc'])} · val {_pct(r['report_val_acc'])} · test {_pct(r['report_test_acc'])}",

@@ -194,7 +194,7 @@ RANDWIRE = Preset(
         ("update_every", "paper §4.1: 8 samples evaluated per search step"),
         ("buffer_frac", "paper §4.1: buffer shrinks from the top 30% to the top 10%"),
         ("buffer_frac_horizon", "paper §4.1: about 320 evaluations (the run's budget replaces it when known)"),
-        ("explorer", "paper §4.1: WS model as the prior"),
+        ("explorer", "paper §4.1: WS model as the prior, on G's N nodes (the randwire DAG view, as its sample)"),
         ("ws_k", "paper §4.1: 2 <= k <= 6 (even k, as WS needs)"),
         ("ws_p", "paper §4.1: 0.2 <= p <= 0.8"),
         ("eps_kind", "paper §4.1: epsilon 0.6 decayed by a factor 0.2 every 10 search steps"),
