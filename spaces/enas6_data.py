@@ -157,11 +157,9 @@ KNOWN_MAX = 75.02
 
 def verify(table: StoredTable) -> dict:
     """Checksum, row count and the best accuracy of the D-VAE file."""
-    from harness import atomic
-
     manifest = table.manifest()
     problems = []
-    if atomic.sha256_file(table.table_path) != manifest.get("table_sha256"):
+    if not table.checksum_ok():
         problems.append("table checksum differs from its manifest (modified or corrupt): re-import")
         return {"rows": manifest.get("n_rows"), "problems": problems}
     data = table.read().to_pandas()

@@ -646,7 +646,7 @@ def verify(table: StoredTable) -> dict:
     manifest = table.manifest()
     problems: list[str] = []
     info: dict[str, Any] = {"rows": manifest.get("n_rows"), "partial": manifest.get("partial")}
-    if atomic.sha256_file(table.table_path) != manifest.get("table_sha256"):
+    if not table.checksum_ok():
         problems.append("table checksum differs from its manifest (modified or corrupt): re-import nb101")
         info.update(checksum_ok=False, problems=problems)
         return info

@@ -285,7 +285,7 @@ def import_embedded(data_dir=None) -> StoredTable:
     """Install the embedded NB201 table into the data dir (no download needed)."""
     src = StoredTable(BENCHMARK, EMBEDDED_DIR)
     manifest = src.manifest()
-    if atomic.sha256_file(src.table_path) != manifest["table_sha256"]:
+    if not src.checksum_ok():
         raise DataCorrupt(f"the embedded NB201 table {src.table_path} fails its checksum; reinstall the harness")
     return write_stored(BENCHMARK, src.read(), {k: v for k, v in manifest.items() if k != "table_sha256"}, data_dir)
 
@@ -294,7 +294,7 @@ def verify(table: StoredTable) -> dict:
     """Checksum, row count, cell set and the known optimum (NB201 paper)."""
     manifest = table.manifest()
     problems: list[str] = []
-    if atomic.sha256_file(table.table_path) != manifest.get("table_sha256"):
+    if not table.checksum_ok():
         problems.append("table checksum differs from its manifest (modified or corrupt): re-import")
         return {"rows": manifest.get("n_rows"), "problems": problems}
     data = table.read().to_pandas()

@@ -157,11 +157,16 @@ def test_cifar10_has_no_validation_split(nb201_data_dir):
 def test_verify_detects_tampering(tmp_path):
     path, _ = _native(tmp_path)
     table = nb201_data.import_files([path], tmp_path / "d")
+    assert table.checksum_ok()
     data = bytearray(table.table_path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     table.table_path.write_bytes(bytes(data))
+    assert not table.checksum_ok()
     info = nb201_data.verify(table)
     assert any("checksum" in p for p in info["problems"])
+    table.table_path.unlink()
+    with pytest.raises(DataMissing):
+        table.checksum_ok()
 
 
 def test_lookup_matches_vectorised_numpy(nb201_data_dir):

@@ -70,6 +70,17 @@ class StoredTable:
             )
         return manifest
 
+    def checksum_ok(self) -> bool:
+        """Whether the table file still has the checksum ``write_stored`` put in its manifest.
+
+        Catches a table edited or corrupted after import (``data verify``, the embedded install). A
+        missing table or manifest raises ``DataMissing``, an unreadable manifest ``DataCorrupt``.
+        """
+        expected = self.manifest().get("table_sha256")
+        if not self.table_path.is_file():
+            raise self.missing_error()
+        return atomic.sha256_file(self.table_path) == expected
+
     def missing_error(self) -> DataMissing:
         from harness.data.sources import how_to_get
 
