@@ -6,10 +6,12 @@
 
 Speed: graphs/s of one training step (teacher-forced log P of a batch of 16 graphs, backward,
 Adam) and of batched ancestral sampling, for the paper's generator (hidden 128, K = 10, S = 7)
-on N = 7, 8, 12, 32 nodes with every edge and op free (5 ops), with 1 and 2 torch threads. The
+on N = 7, 8, 12, 32 nodes with every edge and op free (5 ops), with 1 and 2 torch threads, and of
+the authors'-code generator (hidden 24, per-channel attention, 7 separate layers). The
 training graphs are ER(p = 0.25) DAGs for N <= 12 and WS(k = 4, p = 0.5) for N = 32 (RandWire's
 prior): the message-passing cost grows with the edges. Goals (issue 4): >= 2,000 graphs/s for
-N <= 8 and >= 100 for N = 32; each line prints the goal and a rough FLOP count per graph.
+N <= 8 and >= 100 for N = 32. Each paper line prints a lower bound on its FLOPs per graph and the
+ceiling that bound and this machine's measured float32 matmul rate allow.
 
 Evidence: NB201 (embedded table), 150 queries per run, fidelity 200, the runner's default dedup
 (every query charged), seeds 0..n-1: best-by-validation validation accuracy mean +- std of the
@@ -46,7 +48,10 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _free_model(n: int, hidden: int = 128):
+CODE_MODEL = dict(hidden=24, att_hidden=128, attention="vector", separate_layers=True)  # presets.CODE_NB101
+
+
+def _free_model(n: int, **model_kw):
     import torch
 
     from spaces.base import DagConstraints
@@ -55,7 +60,7 @@ def _free_model(n: int, hidden: int = 128):
     c = DagConstraints(n_nodes=n, op_names=tuple(f"op{k}" for k in range(5)), fixed_ops=(-1,) * n,
                        edge_mask=np.tril(np.full((n, n), -1, dtype=np.int8), k=-1))
     with torch.random.fork_rng(devices=[]):
-        model = GraphGenerator(c, hidden=hidden, att_hidden=hidden)
+        model = GraphGenerator(c, **model_kw)
     gen = torch.Generator().manual_seed(0)
     model.reset_parameters(gen)
     return model, c, gen
@@ -77,20 +82,45 @@ def _prior_dags(c, n_graphs: int, rng: np.random.Generator) -> list:
 
 
 def _flops_per_graph(n: int, hidden: int = 128, steps: int = 7) -> float:
-    """Forward multiply-adds x 2 of the packed prefixes: per node the f/g projections (2H^2 wide),
-    f's output layer (H^2) and the GRU (6H^2); per message O(H) element-wise work is left out."""
+    """Forward FLOPs (2 x multiply-adds) of the matrix products of one graph's packed prefixes, as
+    ``model._PropLayer`` computes them: per node and round the node-side block (f's and g's first
+    layers and the GRU's W_hh: 5H^2) and the GRU input map fused with f's output layer (3H^2);
+    round 0 reads the node-side block's columns (one-hot states). Per-message O(H) element-wise
+    work and the heads are left out, so this is a lower bound."""
     nodes = n * (n + 1) / 2
-    return 2.0 * nodes * hidden * hidden * 9 * steps
+    return 2.0 * nodes * hidden * hidden * (8 * (steps - 1) + 3)
+
+
+def _matmul_gflops(dtype_name: str, hidden: int = 128, rows: int = 4096) -> float:
+    """This machine's rate on the model's main product shape, (rows x H) @ (H x 5H)."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, w = torch.randn(rows, hidden, dtype=dtype), torch.randn(5 * hidden, hidden, dtype=dtype)
+    a @ w.t()
+    reps, t = 20, time.perf_counter()
+    for _ in range(reps):
+        a @ w.t()
+    return 2.0 * rows * hidden * 5 * hidden * reps / (time.perf_counter() - t) / 1e9
 
 
 def speed(quick: bool, device: str) -> None:
+    for name, model_kw in (("paper", {}), ("code", CODE_MODEL)):
+        _speed(name, model_kw, quick, device)
+
+
+def _speed(name: str, model_kw: dict, quick: bool, device: str) -> None:
     import torch
 
     sizes = (7, 8, 12) if quick else (7, 8, 12, 32)
     for threads in (1, 2):
         torch.set_num_threads(threads)
+        peak = _matmul_gflops("float32") if device == "cpu" and not model_kw else None
+        if peak:
+            print(f"matmul threads={threads}: float32 {peak:.0f} GFLOPS, bfloat16 {_matmul_gflops('bfloat16'):.0f} "
+                  f"GFLOPS (the ceiling below assumes every FLOP at the float32 rate)", flush=True)
         for n in sizes:
-            model, c, gen = _free_model(n)
+            model, c, gen = _free_model(n, **model_kw)
             model.to(device)
             if device != "cpu":
                 gen = torch.Generator(device=device).manual_seed(0)
@@ -122,9 +152,10 @@ def speed(quick: bool, device: str) -> None:
             edges = float(np.mean([a.sum() for a, _ in dags]))
             goal = 2000 if n <= 8 else (100 if n == 32 else None)
             fwd = _flops_per_graph(n)
-            print(f"speed threads={threads} N={n:2d} ({edges:.0f} edges/graph): train {train_gps:8.1f} graphs/s "
-                  f"(goal {goal or '-'}; ~{3 * fwd / 1e9:.2f} GFLOP/graph fwd+bwd) | sample {sample_gps:8.1f} graphs/s "
-                  f"| load {_load()}", flush=True)
+            ceiling = f", ceiling {peak / (3 * fwd / 1e9):.0f}" if peak else ""
+            print(f"speed {name} threads={threads} N={n:2d} ({edges:.0f} edges/graph): train {train_gps:8.1f} graphs/s "
+                  f"(goal {goal or '-'}; >= {3 * fwd / 1e9:.3f} GFLOP/graph fwd+bwd{ceiling}) | sample "
+                  f"{sample_gps:8.1f} graphs/s | load {_load()}", flush=True)
     torch.set_num_threads(1)
 
 

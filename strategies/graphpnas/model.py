@@ -14,10 +14,14 @@ A step without any free decision needs no GNN pass (every step recomputes node s
 one-hot labels of its prefix), so it is skipped.
 
 Speed: teacher forcing evaluates log P(G) of a batch of graphs in one pass by packing every
-(graph, generation step) prefix into one big disconnected graph; message passing is a gather, two
-small MLPs and an ``index_add`` over the edge list. Linear maps of a difference are computed per
-node (W(h_r - h_s) = (Wh)_r - (Wh)_s), the u-features' share of the attention input and the
-self-message (h_i - h_i = 0, a constant) once per forward.
+(graph, generation step) prefix into one big disconnected graph; message passing is one gather,
+element-wise work per message and one ``index_add`` over the edge list. The matrix products run per
+node, never per message, and are fused (see ``_PropLayer``): about 8 H^2 multiply-adds per node and
+round (3 H^2 in round 0) instead of 9 H^2, and none of order H^2 per message. The cost is still
+sum over steps of (i + 1) nodes x S rounds, inherent to re-running the GNN at every generation
+step (paper §3.1.1); ``benchmarks/bench_graphpnas.py`` prints it and the machine's ceiling.
+``tests/test_graphpnas.py`` checks the fused forward and its gradients against eqs. 7-10 written
+literally, one message at a time.
 
 Choices the paper leaves open (documented, not hidden):
 - direction one-hot 1_ij (eq. 7) has 5 kinds: self, from a predecessor, from a successor, and the
@@ -67,17 +71,25 @@ def sinusoidal(n: int, dim: int) -> torch.Tensor:
 class _PropLayer(nn.Module):
     """One round of eqs. 7-10: message f, attention g, GRU update.
 
-    ``attention="scalar"``: a_ij is one number per message (eq. 10 reads sum_j a_ij m_ij), so
-    f's output layer is applied after the sum, once per node instead of once per edge
-    (sum_j a_ij (W r_ij + b) = W sum_j a_ij r_ij + b sum_j a_ij). ``"vector"``: a per-channel gate
-    as in the authors' code (model/misc/gnn.py), which needs f's output layer on every edge.
+    The parameters are the literal ones (f = Linear-ReLU-Linear on [h_i - h_j, 1_ij], g likewise on
+    h~_i - h~_j, a GRU cell); ``forward`` evaluates the same function with fewer multiply-adds:
+    - the first layers of f and g act on differences, so they run per node (W(h_r - h_s) =
+      (Wh)_r - (Wh)_s); their u- and direction-terms are constant over the rounds (``prepare``);
+    - with ``attention="scalar"`` a_ij is one number per message (eq. 10 reads sum_j a_ij m_ij),
+      so f's output layer commutes with the sum (sum_j a_ij (W r_ij + b) = W sum_j a_ij r_ij +
+      b sum_j a_ij) and folds into the GRU's input weights: W_ih (W x + b a + m_self) + b_ih =
+      (W_ih W) x + (W_ih b) a + (W_ih m_self + b_ih), one matrix per forward, not per node;
+    - the node-side maps (f/g first layers and the GRU's W_hh) are one matrix product per round,
+      and round 0, whose states are one-hot labels, reads that product's columns.
+    ``"vector"``: a per-channel gate as in the authors' code (model/misc/gnn.py), which needs f's
+    output layer on every edge.
     """
 
     def __init__(self, hidden: int, att_hidden: int, u_dim: int, attention: str):
         super().__init__()
         if attention not in ("scalar", "vector"):
             raise ValueError(f"attention must be 'scalar' or 'vector', not {attention!r}")
-        self.hidden, self.attention = hidden, attention
+        self.hidden, self.att_hidden, self.attention = hidden, att_hidden, attention
         # first layers of f and g applied to node states (no bias: they act on differences)
         self.node_proj = nn.Linear(hidden, hidden + att_hidden, bias=False)
         # first layer of f on the direction one-hot (its rows include f's first bias)
@@ -94,25 +106,46 @@ class _PropLayer(nn.Module):
         m = self.f_out(F.relu(self.dir_emb.weight[SELF]))
         return m * torch.sigmoid(self.g_out(F.relu(self.g_bias)))
 
-    def prepare(self, u, direction):
-        """The parts that do not change across message-passing rounds: g's u-term, f's direction
-        term, the self-message."""
-        return self.u_proj(u), self.dir_emb(direction), self.self_message()
-
-    def forward(self, h, recv, send, prepared):
-        H = self.hidden
-        u_term, dir_term, self_msg = prepared
-        p = self.node_proj(h)
-        pf, pg = p[:, :H], p[:, H:] + u_term
-        rf = F.relu(pf[recv] - pf[send] + dir_term)
-        att = torch.sigmoid(self.g_out(F.relu(pg[recv] - pg[send] + self.g_bias)))
+    def prepare(self, u, direction, recv, send) -> dict[str, torch.Tensor]:
+        """What does not change across the rounds of one forward: the per-edge constant terms of
+        f's and g's first layers, the node-side weight block, the GRU input map (fused with f's
+        output layer and the self-message for scalar attention)."""
+        u_term = self.u_proj(u)
+        edge_const = torch.cat([self.dir_emb(direction), u_term[recv] - u_term[send] + self.g_bias], dim=1)
+        node_w = torch.cat([self.node_proj.weight, self.gru.weight_hh], dim=0)
+        w_ih, b_ih = self.gru.weight_ih, self.gru.bias_ih
         if self.attention == "scalar":
-            x = torch.zeros_like(h).index_add_(0, recv, att * rf)
-            a_sum = torch.zeros_like(h[:, :1]).index_add_(0, recv, att)
-            agg = F.linear(x, self.f_out.weight) + a_sum * self.f_out.bias
+            # input to the GRU per node: [sum_j a_ij r_ij, sum_j a_ij] -> W_ih (f_out(.) + m_self) + b_ih
+            in_w = torch.cat([w_ih @ self.f_out.weight, (w_ih @ self.f_out.bias)[:, None]], dim=1)
+            in_b = w_ih @ self.self_message() + b_ih
         else:
-            agg = torch.zeros_like(h).index_add_(0, recv, self.f_out(rf) * att)
-        return self.gru(agg + self_msg, h)
+            in_w, in_b = w_ih, w_ih @ self.self_message() + b_ih
+        return {"edge_const": edge_const, "node_w": node_w, "in_w": in_w, "in_b": in_b}
+
+    def node_maps(self, h: torch.Tensor, prepared) -> torch.Tensor:
+        return h @ prepared["node_w"].t()
+
+    def forward(self, h, node_maps, recv, send, prepared):
+        """h: (V, H) states; node_maps: ``node_maps(h)`` (or its rows for one-hot h).
+
+        Splits, not slices, and one gather for both ends of every message: a slice's backward
+        allocates and fills a zero tensor of the whole input, a split's backward is one concat."""
+        H, G, E = self.hidden, self.att_hidden, len(recv)
+        q, gh = node_maps.split([H + G, 3 * H], dim=1)
+        at_recv, at_send = q.index_select(0, torch.cat([recv, send])).split([E, E])
+        z = F.relu(at_recv - at_send + prepared["edge_const"])
+        rf, zg = z.split([H, G], dim=1)
+        att = torch.sigmoid(F.linear(zg, self.g_out.weight, self.g_out.bias))
+        if self.attention == "scalar":
+            msg = torch.cat([att * rf, att], dim=1)
+        else:
+            msg = self.f_out(rf) * att
+        agg = h.new_zeros(len(h), msg.shape[1]).index_add_(0, recv, msg)
+        gi_rz, gi_n = torch.addmm(prepared["in_b"], agg, prepared["in_w"].t()).split([2 * H, H], dim=1)
+        gh_rz, gh_n = (gh + self.gru.bias_hh).split([2 * H, H], dim=1)
+        r, u = torch.sigmoid(gi_rz + gh_rz).split([H, H], dim=1)
+        n = torch.tanh(gi_n + r * gh_n)
+        return n + u * (h - n)
 
 
 def step_graphs(A: np.ndarray, X: np.ndarray, i: int) -> dict[str, np.ndarray]:
@@ -214,12 +247,16 @@ class GraphGenerator(nn.Module):
         label = torch.where(g["label"] < 0, self.n_ops, g["label"])
         h = F.one_hot(label, self.hidden).to(self.dtype)
         u = torch.cat([g["u_in"], self.pos_enc.to(self.dtype)[g["pos"]]], dim=1)
-        prepared = [layer.prepare(u, g["direction"]) for layer in self.layers]
+        recv, send = g["recv"], g["send"]
+        prepared = [layer.prepare(u, g["direction"], recv, send) for layer in self.layers]
         for s in range(self.n_prop):
             if self.separate_layers and s > 0:
                 h = F.relu(h)
             k = s if self.separate_layers else 0
-            h = self.layers[k](h, g["recv"], g["send"], prepared[k])
+            layer = self.layers[k]
+            # round 0: h is one-hot, so its node maps are columns of the weight block
+            maps = prepared[k]["node_w"].t()[label] if s == 0 else layer.node_maps(h, prepared[k])
+            h = layer(h, maps, recv, send, prepared[k])
         return h
 
     def _heads(self, h, g, n_sub):
