@@ -152,10 +152,11 @@ def _speed(name: str, model_kw: dict, quick: bool, device: str) -> None:
             edges = float(np.mean([a.sum() for a, _ in dags]))
             goal = 2000 if n <= 8 else (100 if n == 32 else None)
             fwd = _flops_per_graph(n)
+            floor = f"; >= {3 * fwd / 1e9:.3f} GFLOP/graph fwd+bwd" if not model_kw else ""
             ceiling = f", ceiling {peak / (3 * fwd / 1e9):.0f}" if peak else ""
             print(f"speed {name} threads={threads} N={n:2d} ({edges:.0f} edges/graph): train {train_gps:8.1f} graphs/s "
-                  f"(goal {goal or '-'}; >= {3 * fwd / 1e9:.3f} GFLOP/graph fwd+bwd{ceiling}) | sample "
-                  f"{sample_gps:8.1f} graphs/s | load {_load()}", flush=True)
+                  f"(goal {goal or '-'}{floor}{ceiling}) | sample {sample_gps:8.1f} graphs/s | load {_load()}",
+                  flush=True)
     torch.set_num_threads(1)
 
 
@@ -226,8 +227,12 @@ def main() -> None:
     args = ap.parse_args()
     from harness.training.device import resolve_device
 
+    from harness.malloc import keep_freed_memory
+
     device = resolve_device(args.device)
-    print(f"GraphPNAS benchmark on {os.cpu_count()} CPUs, device {device}, load {_load()}", flush=True)
+    tuned = keep_freed_memory()  # as `python -m harness` does
+    print(f"GraphPNAS benchmark on {os.cpu_count()} CPUs, device {device}, malloc tuning "
+          f"{'on' if tuned else 'off'} (HARNESS_MALLOC_TUNING), load {_load()}", flush=True)
     if not args.skip_speed:
         speed(args.quick, device)
     if not args.skip_nb201:

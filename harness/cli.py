@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.errors import HarnessError
+from harness.malloc import keep_freed_memory
 
 MAX_SEEDS = 10_000
 
@@ -360,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True)
     try:
         args = build_parser().parse_args(argv)
+        keep_freed_memory()  # the serial executor and reports run here (harness.malloc)
         handler = {"run": cmd_run, "list": cmd_list, "data": cmd_data, "report": cmd_report}[args.command]
         return handler(args, console)
     except HarnessError as exc:

@@ -15,12 +15,15 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from harness import runner
 from harness.errors import HarnessError
+from harness.malloc import keep_freed_memory
 
 
 def _single_thread_worker() -> None:
-    """One thread per worker: torch reads OMP_NUM_THREADS when (and if) a strategy imports it."""
+    """One thread per worker: torch reads OMP_NUM_THREADS when (and if) a strategy imports it;
+    freed memory stays in the worker (``harness.malloc``)."""
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
+    keep_freed_memory()
 
 
 def _run_in_worker(cfg, out, data_dir, force: bool, progress_queue):

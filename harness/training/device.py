@@ -67,6 +67,9 @@ def torch_threads(n: int | None = None) -> Iterator[None]:
 def _init_worker() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
+    from harness.malloc import keep_freed_memory
+
+    keep_freed_memory()
     import torch
 
     torch.set_num_threads(1)
