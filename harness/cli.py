@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ray-address", help="join a Ray cluster ('auto' or host:port; default: start a local Ray)")
     r.add_argument("--force", action="store_true", help="rerun runs that are already complete")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--param", action="append", default=[], metavar="STRATEGY.KEY=VALUE",
+                   help="a constructor argument of one strategy, e.g. graphpnas.device=cuda or rea.population_size=50 "
+                        "(repeatable; VALUE is read as JSON when it parses, else as text; recorded in the run's config)")
     r.add_argument("--device", help="trained spaces: cpu, cuda, cuda:N or auto (default auto)")
     r.add_argument("--eval-timeout", type=_positive_float,
                    help="trained spaces: seconds one evaluation may train before it is recorded as failed")
@@ -163,6 +166,7 @@ def cmd_run(args, console: Console) -> int:
         STRATEGIES.target(n)
     if len(set(names)) != len(names):
         raise HarnessError(f"--strategies lists a name twice: {args.strategies}")
+    params = _strategy_params(args.param, names)
     if args.first_seed + args.seeds > MAX_SEEDS:
         raise HarnessError(f"seed indices must stay below {MAX_SEEDS}; got {args.first_seed}..{args.first_seed + args.seeds - 1}")
     if protocol is not None:
@@ -196,7 +200,7 @@ def cmd_run(args, console: Console) -> int:
     out = Path(args.out)
     _check_writable(out)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    study = Study.build(template, names, seeds, out, args.data_dir, force=args.force)
+    study = Study.build(template, names, seeds, out, args.data_dir, force=args.force, params=params)
     if not args.force:
         from harness import storage
 
@@ -353,6 +357,28 @@ def cmd_data(args, console: Console) -> int:
             bad += bool(info["problems"]) and not all("partial" in p for p in info["problems"])
         return 1 if bad else 0
     raise HarnessError(f"unknown data command {args.data_command!r}")
+
+
+def _strategy_params(items: Sequence[str], names: Sequence[str]) -> dict[str, tuple]:
+    """``--param STRATEGY.KEY=VALUE`` -> {strategy: sorted ((key, value), ...)}; JSON values where
+    they parse (numbers, true/false, lists), text otherwise."""
+    import json
+
+    out: dict[str, dict] = {}
+    for item in items:
+        target, eq, text = item.partition("=")
+        strategy, dot, key = target.partition(".")
+        if not (eq and dot and strategy and key.isidentifier()):
+            raise HarnessError(f"--param {item!r}: write STRATEGY.KEY=VALUE, e.g. graphpnas.device=cuda")
+        if strategy not in names:
+            raise HarnessError(f"--param {item!r}: {strategy!r} is not among the strategies of this run "
+                               f"({', '.join(names)})")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out.setdefault(strategy, {})[key] = value
+    return {s: tuple(sorted(kv.items())) for s, kv in out.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,8 +28,11 @@ class Study:
 
     @classmethod
     def build(cls, template: RunConfig, strategies: Iterable[str], seeds: Iterable[int], out, data_dir=None,
-              force: bool = False) -> "Study":
-        runs = tuple(replace(template, strategy=s, seed=k) for s in strategies for k in seeds)
+              force: bool = False, params: Mapping[str, tuple] | None = None) -> "Study":
+        """One run per (strategy, seed); ``params`` maps a strategy to its constructor arguments."""
+        params = params or {}
+        runs = tuple(replace(template, strategy=s, seed=k, strategy_params=params.get(s, template.strategy_params))
+                     for s in strategies for k in seeds)
         return cls(runs, Path(out), None if data_dir is None else str(data_dir), force)
 
 

@@ -1,6 +1,7 @@
 """The command line: happy paths and one-line errors for bad input."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,21 @@ def test_run_and_rerun_skips(capsys, nb201_data_dir, tmp_path):
     assert code == 0 and [f.stat().st_mtime_ns for f in files] == mtimes, "complete runs are skipped"
 
 
+def test_param_sets_one_strategys_arguments(capsys, nb201_data_dir, tmp_path):
+    code, _, err = run_cli(capsys, "run", "--space", "nb201", "--strategies", "rea,random", "--seeds", "1", "--budget", "30",
+                           "--param", "rea.population_size=20", "--param", "rea.sample_size=5", "--out",
+                           str(tmp_path), "--data-dir", str(nb201_data_dir), "--workers", "1", "--no-progress")
+    assert code == 0, err
+    runs = tmp_path / "nb201" / "cifar10-valid"
+    rea = json.loads((runs / "rea" / "seed=0.run.json").read_text())
+    assert rea["config"]["strategy_params"] == {"population_size": 20, "sample_size": 5} == rea["strategy_params"]
+    assert json.loads((runs / "random" / "seed=0.run.json").read_text())["config"]["strategy_params"] == {}
+    code, _, err = run_cli(capsys, "run", "--space", "nb201", "--strategies", "rea", "--seeds", "1", "--param",
+                           "rea.populaton_size=20", "--out", str(tmp_path / "x"), "--data-dir", str(nb201_data_dir),
+                           "--workers", "1", "--no-progress")
+    assert code == 2 and "populaton_size" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["run", "--space", "nb999"], "unknown space 'nb999'; valid:"),
     (["run", "--space", "nb201", "--dataset", "mnist"], "unknown dataset 'mnist' for space nb201"),
@@ -48,6 +64,9 @@ def test_run_and_rerun_skips(capsys, nb201_data_dir, tmp_path):
     (["run", "--space", "nb201", "--time-budget", "nan"], "positive number of seconds"),
     (["run", "--space", "nb201", "--strategies", "random,random"], "lists a name twice"),
     (["run"], "the following arguments are required: --space"),
+    (["run", "--space", "nb201", "--param", "rea=3"], "write STRATEGY.KEY=VALUE"),
+    (["run", "--space", "nb201", "--strategies", "random", "--param", "rea.population_size=3"],
+     "'rea' is not among the strategies of this run (random)"),
     (["data", "import", "nb303", "x"], "unknown benchmark 'nb303'"),
     (["frobnicate"], "invalid choice"),
 ])

@@ -3,6 +3,7 @@ train loop's determinism, the evaluation cache and the job runner."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import numpy as np
@@ -14,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from harness.errors import DataCorrupt, DataMissing, HarnessError  # noqa: E402
 from harness.training import data as D  # noqa: E402
-from harness.training.cache import EvalCache, config_hash  # noqa: E402
+from harness.training.device import deterministic_kernels, resolve_device, run_jobs, torch_threads  # noqa: E402
 from harness.training.device import resolve_device, run_jobs, torch_threads  # noqa: E402
 from harness.training.loop import TrainConfig, train_and_evaluate  # noqa: E402
 
@@ -157,6 +158,22 @@ def test_devices():
     if not torch.cuda.is_available():
         with pytest.raises(HarnessError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_deterministic_kernels_only_on_cuda_and_restored(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    with deterministic_kernels("cpu"):
+        assert torch.are_deterministic_algorithms_enabled() == before[0]
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    try:
+        with deterministic_kernels("cuda:1"):  # flags only: no GPU needed to set them
+            assert torch.are_deterministic_algorithms_enabled()
+            assert torch.is_deterministic_algorithms_warn_only_enabled()  # never fails a run
+            assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    finally:
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+    assert (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) == before
 
 
 def test_run_jobs_pool_matches_serial():

@@ -64,6 +64,31 @@ def torch_threads(n: int | None = None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextmanager
+def deterministic_kernels(device: str) -> Iterator[None]:
+    """On CUDA, PyTorch's deterministic kernels for the block, then the previous setting.
+
+    CUDA's ``index_add_`` (message sums, ``index_select``'s backward) adds with atomics in any
+    order, so a seed would not give the same samples twice; with deterministic algorithms it
+    sorts first, and cuBLAS gets the fixed workspace its determinism needs (NVIDIA's
+    ``CUBLAS_WORKSPACE_CONFIG``, set only when unset and effective if no cuBLAS handle exists
+    yet). Warn-only: an op without a deterministic kernel warns instead of failing the run.
+    A no-op on CPU, whose kernels here are deterministic already.
+    """
+    if not str(device).startswith("cuda"):
+        yield
+        return
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
 def _init_worker() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"

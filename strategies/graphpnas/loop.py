@@ -32,7 +32,7 @@ import torch
 
 from harness.errors import HarnessError
 from harness.evaluation import Observation, Proposal, RunContext
-from harness.training.device import resolve_device, torch_threads
+from harness.training.device import deterministic_kernels, resolve_device, torch_threads
 from spaces.base import Arch, DagConstraints, LabelledDAG, SearchSpace
 from strategies.base import Strategy
 from strategies.graph_models import orient_and_label
@@ -161,7 +161,7 @@ class GraphPNAS(Strategy):
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)
         self.preset = resolve(self.preset_name or self.default_preset, space.name).with_overrides(self.overrides)
-        dev = resolve_device(self.device)
+        dev = self.device_name = resolve_device(self.device)
         torch_seed = np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (1,))
         self.torch_gen = torch.Generator(device=dev)
         self.torch_gen.manual_seed(int(torch_seed.generate_state(1, np.uint64)[0]))
@@ -252,7 +252,7 @@ class GraphPNAS(Strategy):
         return set(self.history) if self.preset.reject == "history" else set(self.buffer())
 
     def ask(self, n: int) -> list[Proposal]:
-        with torch_threads():
+        with torch_threads(), deterministic_kernels(self.device_name):
             return self._ask(n)
 
     def _ask(self, n: int) -> list[Proposal]:
@@ -285,7 +285,7 @@ class GraphPNAS(Strategy):
         return np.asarray(own.A, dtype=np.uint8), np.asarray(own.X, dtype=np.int64)
 
     def tell(self, observations: Sequence[Observation]) -> None:
-        with torch_threads():
+        with torch_threads(), deterministic_kernels(self.device_name):
             self._tell(observations)
 
     def _tell(self, observations: Sequence[Observation]) -> None:
