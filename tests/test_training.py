@@ -15,8 +15,8 @@ torch = pytest.importorskip("torch")
 
 from harness.errors import DataCorrupt, DataMissing, HarnessError  # noqa: E402
 from harness.training import data as D  # noqa: E402
+from harness.training.cache import EvalCache, config_hash  # noqa: E402
 from harness.training.device import deterministic_kernels, resolve_device, run_jobs, torch_threads  # noqa: E402
-from harness.training.device import resolve_device, run_jobs, torch_threads  # noqa: E402
 from harness.training.loop import TrainConfig, train_and_evaluate  # noqa: E402
 
 
