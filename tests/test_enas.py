@@ -17,15 +17,6 @@ torch = pytest.importorskip("torch")
 from spaces.enas_model import EnasChild, EnasSuperNet, n_params, pool_layers  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread, as the harness's workers use: on a busy 2-core box two threads thrash."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 # ------------------------------------------------------------------------------------ space
 def test_count_is_enas_1_6e29():
     """ENAS §2.3 / GraphPNAS §4.2: 6^12 * 2^66 = 1.6e29 networks for 12 layers."""

@@ -25,15 +25,6 @@ from strategies.graphpnas.loop import (GraphPNAS, GraphPNASCode, epsilon, explor
 from strategies.graphpnas.model import GraphGenerator, step_graphs
 from strategies.registry import STRATEGIES
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """As the harness's workers do: small tensors, and extra threads crawl on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TINY = dict(hidden=16, att_hidden=16, n_components=3, n_prop=2, pos_dim=4)
 """A small generator for exhaustive checks (the structure is the paper's, only the widths shrink)."""
 

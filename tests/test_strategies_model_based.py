@@ -28,15 +28,6 @@ CONTEXT = RunContext(fidelities=(12, 200), fidelity=200, budget=150, time_budget
 C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The harness's workers run torch on one thread; two threads on a busy 2-core box crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _synthetic_val(space, arch) -> float:
     """A smooth, structured accuracy: the mean op label of the DAG view (as the conformance bench)."""
     dag = space.to_dag(arch)
