@@ -193,7 +193,7 @@ def nb201(seeds: int, datasets: list[str], paper_budgets: bool, code_seeds: int,
                          ("graphpnas_code", "strategies.graphpnas.loop:GraphPNASCode")):
         if name not in STRATEGIES:
             STRATEGIES.register(name, target)
-    params = (("device", device),) if device != "cpu" else ()
+    params = (("device", device),)  # explicit: the strategy's default is "auto"
     with tempfile.TemporaryDirectory() as tmp:
         data_dir, out = Path(tmp) / "data", Path(tmp) / "out"
         nb201_data.import_embedded(data_dir)

@@ -384,7 +384,9 @@ def test_presets_cite_every_value_and_resolve_by_space_name():
     with pytest.raises(Exception, match="unknown GraphPNAS parameter"):
         presets.NB201.with_overrides({"epoch": 3})
     s = GraphPNAS(epochs=5)
-    assert s.params() == {"preset": "auto", "device": "cpu", "epochs": 5}
+    assert s.params() == {"preset": "auto", "device": "auto", "epochs": 5}
+    s.setup(NB201Space(), np.random.SeedSequence(0))  # the device used goes to the manifest
+    assert s.params() == {"preset": "auto", "device": "cuda" if torch.cuda.is_available() else "cpu", "epochs": 5}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")

@@ -129,7 +129,9 @@ class GraphPNAS(Strategy):
     ``preset="auto"`` picks the paper's setting for the space (nb101, nb201, enas, randwire; a
     generic fallback otherwise), ``"code"`` the authors' code's; see ``presets.py`` for every value
     and its source, and ``presets.cite(strategy.preset)``. Keyword ``overrides`` replace preset
-    fields (e.g. ``epochs=20``). ``device``: "cpu", "cuda[:N]" or "auto". Torch runs on
+    fields (e.g. ``epochs=20``). ``device``: "cpu", "cuda[:N]" or "auto" (default: the GPU when one
+    is visible, else the CPU; the manifest records the device used, since GPU and CPU round floats
+    differently and so sample differently for one seed). Torch runs on
     ``$HARNESS_TORCH_THREADS`` threads (default 1) inside ask/tell: these are small tensors, and
     extra threads on a busy machine make ``index_add_`` up to 80x slower (measured here).
 
@@ -149,13 +151,14 @@ class GraphPNAS(Strategy):
     name = "graphpnas"
     default_preset = "auto"
 
-    def __init__(self, preset: str | None = None, device: str = "cpu", **overrides: Any):
+    def __init__(self, preset: str | None = None, device: str = "auto", **overrides: Any):
         self.preset_name = preset
         self.device = device
         self.overrides = overrides
 
     def params(self) -> dict[str, Any]:
-        return {"preset": self.preset_name or self.default_preset, "device": self.device, **self.overrides}
+        device = getattr(self, "device_name", self.device)  # resolved once set up
+        return {"preset": self.preset_name or self.default_preset, "device": device, **self.overrides}
 
     # ------------------------------------------------------------------ setup
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
