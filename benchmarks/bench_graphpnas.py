@@ -15,7 +15,7 @@ ceiling that bound and this machine's measured float32 matmul rate allow.
 
 Evidence: NB201 (embedded table), 150 queries per run, fidelity 200, the runner's default dedup
 (every query charged), seeds 0..n-1: best-by-validation validation accuracy mean +- std of the
-paper preset ("graphpnas") and random search under identical budgets, per dataset, with the
+paper preset ("graphpnas"), random search and REA under identical budgets, per dataset, with the
 paper's Table 5 numbers for reference (the paper's cifar100 / ImageNet16-120 runs had time budgets
 of about 80 / 40 queries: ``--paper-budgets`` adds those). ``--code-seeds k`` also runs the
 authors'-code preset (a fit from scratch after every query: minutes per run on a CPU).
@@ -203,9 +203,10 @@ def nb201(seeds: int, datasets: list[str], paper_budgets: bool, code_seeds: int,
         for dataset, budget in runs:
             g, g_wall = _best_vals("graphpnas", dataset, range(seeds), budget, data_dir, out, params)
             r, _ = _best_vals("random", dataset, range(seeds), budget, data_dir, out)
+            e, _ = _best_vals("rea", dataset, range(seeds), budget, data_dir, out)
             paper = PAPER_TABLE5[dataset]
             print(f"nb201 {dataset} {budget} queries, {seeds} seeds, val@200 best-by-validation: "
-                  f"graphpnas {_fmt(g)} | random {_fmt(r)} | paper Table 5: graphpnas {paper['graphpnas']}, "
+                  f"graphpnas {_fmt(g)} | random {_fmt(r)} | rea {_fmt(e)} | paper Table 5: graphpnas {paper['graphpnas']}, "
                   f"random {paper['random']} | graphpnas wall/run {statistics.mean(g_wall):.1f} s "
                   f"(max {max(g_wall):.1f}) | load {_load()}", flush=True)
             if code_seeds and budget == 150:
