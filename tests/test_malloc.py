@@ -1,6 +1,7 @@
 """The malloc tuning applied by the harness's entry points: freed large blocks are reused."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 def _faults(mode: str, **env) -> tuple[str, int]:
     out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True,
-                         env={**__import__("os").environ, **env}).stdout.split()
+                         env={**os.environ, **env}).stdout.split()
     return out[0], int(out[1])
 
 
