@@ -18,12 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from blackboxes.nb201 import table as nb201_table  # noqa: E402
 from harness import runner  # noqa: E402
-from harness.evaluation import Result  # noqa: E402
+from harness.config import RunConfig  # noqa: E402
+from harness.contracts import Result  # noqa: E402
 from harness.journal import Journal  # noqa: E402
-from harness.runner import RunConfig  # noqa: E402
 from harness.study import Study, run_study  # noqa: E402
-from spaces import nb201_data  # noqa: E402
 
 DEFAULT = "random,er,ws,local_search,rea,rea_nb201,reinforce,bohb"
 
@@ -94,7 +94,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        nb201_data.import_embedded(data_dir)
+        nb201_table.import_embedded(data_dir)
         results = {}
         walls = study_walls(data_dir, args.strategies.split(","), args.seeds, args.budget)
         for k, v in walls.items():

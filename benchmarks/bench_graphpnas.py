@@ -54,7 +54,7 @@ CODE_MODEL = dict(hidden=24, att_hidden=128, attention="vector", separate_layers
 def _free_model(n: int, **model_kw):
     import torch
 
-    from spaces.base import DagConstraints
+    from harness.contracts import DagConstraints
     from strategies.graphpnas.model import GraphGenerator
 
     c = DagConstraints(n_nodes=n, op_names=tuple(f"op{k}" for k in range(5)), fixed_ops=(-1,) * n,
@@ -165,7 +165,7 @@ def _best_vals(name: str, dataset: str, seeds: range, budget: int, data_dir: Pat
     import pyarrow.parquet as pq
 
     from harness import runner
-    from harness.runner import RunConfig
+    from harness.config import RunConfig
 
     best, wall = [], []
     for seed in seeds:
@@ -185,7 +185,7 @@ def _fmt(x: list[float]) -> str:
 def nb201(seeds: int, datasets: list[str], paper_budgets: bool, code_seeds: int, device: str) -> None:
     import torch
 
-    from spaces import nb201_data
+    from blackboxes.nb201 import table as nb201_table
     from strategies.registry import STRATEGIES
 
     torch.set_num_threads(1)
@@ -196,7 +196,7 @@ def nb201(seeds: int, datasets: list[str], paper_budgets: bool, code_seeds: int,
     params = (("device", device),)  # explicit: the strategy's default is "auto"
     with tempfile.TemporaryDirectory() as tmp:
         data_dir, out = Path(tmp) / "data", Path(tmp) / "out"
-        nb201_data.import_embedded(data_dir)
+        nb201_table.import_embedded(data_dir)
         runs = [(d, 150) for d in datasets]
         if paper_budgets:
             runs += [(d, PAPER_BUDGETS[d]) for d in datasets if d in PAPER_BUDGETS]
@@ -226,8 +226,7 @@ def main() -> None:
     ap.add_argument("--skip-nb201", action="store_true")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (speed and runs)")
     args = ap.parse_args()
-    from harness.training.device import resolve_device
-
+    from harness.devices import resolve_device
     from harness.malloc import keep_freed_memory
 
     device = resolve_device(args.device)

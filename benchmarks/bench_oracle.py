@@ -2,7 +2,7 @@
 
     python benchmarks/bench_oracle.py [--quick] [--default]
 
-- digits: the embedded default's low-data oracle (spaces.randwire_oracle "digits" setting, N = 8),
+- digits: the embedded default's low-data oracle (blackboxes.randwire.oracle "digits" setting, N = 8),
   at its default fidelity, on ``--archs`` architectures from the space's prior; prints wall and
   CPU seconds per evaluation and the rewards (they must be well above chance, 10 %, and differ).
 - cifar: the CIFAR-sized preset (N = 32, 32×32 input, Table 7 base channels) trained on synthetic
@@ -30,10 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def bench_digits(n_archs: int) -> dict:
-    from spaces import randwire_oracle as O
+    from blackboxes.randwire import oracle as O
+    from harness.contracts import EvaluatorOptions
 
     space = O.space_for_dataset("digits")
-    ev = O.make_low_data_oracle("digits", None, space, cache_dir=None, workers=1, device="cpu")
+    ev = O.make_low_data_oracle("digits", None, space, EvaluatorOptions(device="cpu"), cache_dir=None)
     archs = space.sample_many(np.random.default_rng(0), n_archs)
     ev.evaluate(archs[:1], 1 if 1 in ev.fidelities else ev.fidelities[0], [-1])  # warm-up imports
     wall, cpu = time.perf_counter(), time.process_time()
@@ -49,9 +50,9 @@ def bench_digits(n_archs: int) -> dict:
 def bench_cifar(steps: int) -> dict:
     import torch
 
-    from harness.training.data import augment, normalise
+    from blackboxes.randwire.model import PRESETS, build
+    from blackboxes.training.data import augment, normalise
     from spaces.randwire import RandWireSpace
-    from spaces.randwire_model import PRESETS, build
 
     torch.set_num_threads(1)
     arch = RandWireSpace(32).sample(np.random.default_rng(0))

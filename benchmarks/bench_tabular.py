@@ -34,11 +34,13 @@ def _median_time(fn, repeat: int) -> float:
 
 
 def nb201_load_and_query(data_dir: Path) -> dict:
-    from spaces import nb201, nb201_data
+    from blackboxes.nb201 import table as nb201_table
+    from blackboxes.nb201.evaluator import NB201Benchmark
+    from spaces import nb201
 
-    nb201_data.import_embedded(data_dir)
-    load = _median_time(lambda: nb201_data.NB201Benchmark("cifar10-valid", data_dir), 7)
-    ev = nb201_data.NB201Benchmark("cifar10-valid", data_dir)
+    nb201_table.import_embedded(data_dir)
+    load = _median_time(lambda: NB201Benchmark("cifar10-valid", data_dir), 7)
+    ev = NB201Benchmark("cifar10-valid", data_dir)
     rng = np.random.default_rng(0)
     archs = [nb201.arch_from_code(int(c)) for c in rng.integers(0, nb201.N_CELLS, 20_000)]
     per = []
@@ -72,7 +74,7 @@ _NB101_CHILD = r"""
 import json, resource, sys, time, statistics
 sys.path.insert(0, sys.argv[2])
 t = time.perf_counter()
-from spaces.nb101_data import NB101Benchmark
+from blackboxes.nb101.evaluator import NB101Benchmark
 ev = NB101Benchmark(sys.argv[1])
 load = time.perf_counter() - t
 # VmHWM: this process's own peak (ru_maxrss would include the parent's pages at fork time)

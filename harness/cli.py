@@ -17,9 +17,6 @@ from rich.table import Table
 from harness.errors import HarnessError
 from harness.malloc import keep_freed_memory
 
-MAX_SEEDS = 10_000
-
-
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -129,97 +126,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _importer(benchmark: str):
-    from harness.data.sources import BENCHMARKS
-
-    if benchmark not in BENCHMARKS:
-        raise HarnessError(f"unknown benchmark {benchmark!r}; valid: {', '.join(BENCHMARKS)}")
-    module = {"nb201": "spaces.nb201_data", "nb101": "spaces.nb101_data", "enas6": "spaces.enas6_data"}[benchmark]
-    import importlib
-
-    return importlib.import_module(module)
-
-
 def cmd_run(args, console: Console) -> int:
-    from harness.data.store import stored
-    from harness.runner import RunConfig
-    from harness.study import Study, run_study
-    from spaces.registry import get_space_entry
-    from strategies.registry import STRATEGIES
+    from harness.study import StudyRequest, run_study
 
-    entry = get_space_entry(args.space)
-    protocol = None
-    if args.protocol:
-        from harness.protocols import get_protocol
-
-        protocol = get_protocol(args.protocol, entry.name)
-        explicit = [f"--{k.replace('_', '-')}" for k in ("budget", "time_budget", "fidelity", "dedup", "bench_seed")
-                    if getattr(args, k) is not None]
-        if explicit:
-            raise HarnessError(f"{', '.join(explicit)} conflicts with --protocol {protocol.name}, which sets it; drop one")
-    dataset = args.dataset or (protocol.datasets[0] if protocol else entry.datasets[0])
-    entry.check_dataset(dataset)
-    names = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else STRATEGIES.names()
-    if not names:
-        raise HarnessError("--strategies is empty; give at least one name (see `list strategies`)")
-    for n in names:
-        STRATEGIES.target(n)
-    if len(set(names)) != len(names):
-        raise HarnessError(f"--strategies lists a name twice: {args.strategies}")
-    params = _strategy_params(args.param, names)
-    if args.first_seed + args.seeds > MAX_SEEDS:
-        raise HarnessError(f"seed indices must stay below {MAX_SEEDS}; got {args.first_seed}..{args.first_seed + args.seeds - 1}")
-    if protocol is not None:
-        rp = protocol.resolve(dataset)
-        args.budget, args.time_budget, args.fidelity = rp.budget, rp.time_budget, rp.fidelity
-        args.dedup, args.bench_seed = rp.dedup, rp.bench_seed
-        budget = rp.budget
-    else:
-        budget = args.budget if args.budget is not None else (None if args.time_budget else entry.budget_for(dataset))
-    data_sha = stored(entry.benchmark, args.data_dir).manifest()["table_sha256"] if entry.benchmark else ""
-    kwargs = {}
-    if args.root_seed is not None:
-        kwargs["root_seed"] = args.root_seed
-    template = RunConfig(
-        space=entry.name, dataset=dataset, strategy=names[0], seed=args.first_seed, budget=budget,
-        time_budget=args.time_budget, fidelity=args.fidelity or entry.default_fidelity or None,
-        bench_seed=-1 if args.bench_seed is None else args.bench_seed, dedup=args.dedup or "per-call",
-        batch_size=args.batch_size or entry.default_batch_size, data_sha256=data_sha, max_failures=args.max_failures,
-        protocol=protocol.name if protocol else "",
-        report_val=protocol.resolve(dataset).report_val if protocol else None,
-        report_test=protocol.resolve(dataset).report_test if protocol else None, **kwargs,
+    names = None if args.strategies is None else tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+    request = StudyRequest(
+        space=args.space, dataset=args.dataset, strategies=names, seeds=args.seeds, first_seed=args.first_seed,
+        budget=args.budget, time_budget=args.time_budget, fidelity=args.fidelity, protocol=args.protocol,
+        bench_seed=args.bench_seed, dedup=args.dedup, batch_size=args.batch_size, max_failures=args.max_failures,
+        root_seed=args.root_seed, params=tuple(args.param), out=args.out, data_dir=args.data_dir, force=args.force,
+        device=args.device, train_workers=args.train_workers, eval_timeout=args.eval_timeout,
     )
-    import os
-
-    if args.device:
-        os.environ["HARNESS_DEVICE"] = args.device  # read by trained evaluators (also in worker processes)
-    if args.train_workers:
-        os.environ["HARNESS_TRAIN_WORKERS"] = str(args.train_workers)
-    if args.eval_timeout:
-        os.environ["HARNESS_EVAL_TIMEOUT"] = str(args.eval_timeout)
-    out = Path(args.out)
-    _check_writable(out)
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    study = Study.build(template, names, seeds, out, args.data_dir, force=args.force, params=params)
-    if not args.force:
-        from harness import storage
-
-        for cfg in study.runs:
-            other = storage.conflicting_run(cfg.paths(out), cfg.run_id)
-            if other:
-                c = other.get("config", {})
-                raise HarnessError(
-                    f"{cfg.paths(out).trajectory} holds a different complete run (protocol "
-                    f"{c.get('protocol') or 'custom'!r}, budget {c.get('budget')}, time budget {c.get('time_budget')}); "
-                    f"use another --out (e.g. results/<protocol>) or --force to replace it"
-                )
+    study = request.resolve()
+    _check_writable(study.out)
     if args.ray_address and args.executor != "ray":
         raise HarnessError("--ray-address needs --executor ray")
     if args.executor == "serial" and args.workers not in (None, 1):
         raise HarnessError("--executor serial runs one run at a time; drop --workers or use --executor process")
     outcomes = run_study(study, workers=args.workers, console=console, show_progress=not args.no_progress,
                          executor=args.executor, ray_address=args.ray_address)
-    _summary(outcomes, out, console)
+    _summary(outcomes, study.out, console)
     return 0
 
 
@@ -261,7 +187,7 @@ def cmd_report(args, console: Console) -> int:
 
 
 def cmd_list(args, console: Console) -> int:
-    from spaces.registry import SPACES
+    from blackboxes.registry import BENCHMARKS
     from strategies.registry import STRATEGIES
 
     out = Console()
@@ -269,11 +195,16 @@ def cmd_list(args, console: Console) -> int:
         t = Table(title="spaces")
         for c in ("space", "datasets", "default budget", "fidelities", "description"):
             t.add_column(c)
-        for e in SPACES.values():
+        for e in BENCHMARKS.values():
+            if e.not_runnable:
+                continue
             budgets = str(e.default_budget) + "".join(f", {d}: {b}" for d, b in e.dataset_budgets)
             fids = (", ".join(map(str, e.fidelities)) + f" (default {e.default_fidelity})") if e.fidelities else "per dataset"
             t.add_row(e.name, ", ".join(e.datasets), budgets, fids, e.description)
         out.print(t)
+        for e in BENCHMARKS.values():
+            if e.not_runnable:
+                out.print(f"[bold]{e.name}[/bold] ({e.description}): data only, not searchable: {e.not_runnable}.")
     if args.what in ("all", "protocols"):
         from harness.protocols import PROTOCOLS
 
@@ -300,33 +231,31 @@ def cmd_list(args, console: Console) -> int:
 
 
 def cmd_data(args, console: Console) -> int:
-    from harness.data.sources import BENCHMARKS
-    from harness.data.store import resolve_data_dir, stored
+    from blackboxes.registry import table_benchmark, with_tables
+    from harness.data.store import resolve_data_dir
 
     out = Console()
     if args.data_command == "import":
-        mod = _importer(args.benchmark)
+        entry = table_benchmark(args.benchmark)
         if args.embedded:
-            if args.paths or not hasattr(mod, "import_embedded"):
-                raise HarnessError("--embedded takes no paths and exists for nb201 only")
-            table = mod.import_embedded(args.data_dir)
+            if args.paths:
+                raise HarnessError("--embedded takes no paths: it installs the table shipped with the harness")
+            table = entry.import_embedded(args.data_dir)
         elif not args.paths:
             raise HarnessError(f"give the downloaded file(s) to import, e.g. `python -m harness data import {args.benchmark} <path>`")
         else:
-            table = mod.import_files(list(args.paths), args.data_dir)
+            table = entry.import_files(args.paths, args.data_dir)
         m = table.manifest()
         out.print(f"imported {args.benchmark}: {m['n_rows']} rows, {len(m['columns'])} columns -> {table.directory}")
         return 0
     if args.data_command == "fetch":
-        from harness.data import fetch
+        from blackboxes.training.fetch import DATASET_SOURCES, fetch_dataset
 
-        if args.benchmark in fetch.DATASET_SOURCES:
-            where = fetch.fetch_dataset(args.benchmark, args.data_dir, url=args.url)
+        if args.benchmark in DATASET_SOURCES:
+            where = fetch_dataset(args.benchmark, args.data_dir, url=args.url)
             out.print(f"fetched {args.benchmark} into {where}")
             return 0
-        _importer(args.benchmark)
-
-        path = fetch.fetch(args.benchmark, args.data_dir, url=args.url, sha256=args.sha256)
+        path = table_benchmark(args.benchmark).fetch(args.data_dir, url=args.url, sha256=args.sha256)
         out.print(f"fetched and imported {args.benchmark} from {path}")
         return 0
     if args.data_command == "list":
@@ -334,51 +263,31 @@ def cmd_data(args, console: Console) -> int:
         t = Table(title=f"benchmarks in {root}")
         for c in ("benchmark", "rows", "partial", "sources"):
             t.add_column(c)
-        for b in BENCHMARKS:
-            st = stored(b, args.data_dir)
+        for entry in with_tables():
+            st = entry.stored(args.data_dir)
             if st.exists():
                 m = st.manifest()
-                t.add_row(b, str(m["n_rows"]), str(m.get("partial")), ", ".join(Path(s["path"]).name for s in m.get("sources", [])))
+                t.add_row(entry.name, str(m["n_rows"]), str(m.get("partial")),
+                          ", ".join(Path(s["path"]).name for s in m.get("sources", [])))
             else:
-                t.add_row(b, "-", "-", "not imported")
+                t.add_row(entry.name, "-", "-", "not imported")
         out.print(t)
         return 0
     if args.data_command == "verify":
-        names = [args.benchmark] if args.benchmark else [b for b in BENCHMARKS if stored(b, args.data_dir).exists()]
-        if not names:
+        entries = ([table_benchmark(args.benchmark)] if args.benchmark
+                   else [e for e in with_tables() if e.stored(args.data_dir).exists()])
+        if not entries:
             raise HarnessError(f"no benchmark imported in {resolve_data_dir(args.data_dir)}; run `python -m harness data import ...`")
         bad = 0
-        for b in names:
-            info = _importer(b).verify(stored(b, args.data_dir))
+        for entry in entries:
+            info = entry.verify(args.data_dir)
             status = "OK" if not info["problems"] else "PROBLEMS"
-            out.print(f"[bold]{b}[/bold]: {status} - {info['rows']} rows" + (f"; {info['optimum']}" if info.get("optimum") else ""))
+            out.print(f"[bold]{entry.name}[/bold]: {status} - {info['rows']} rows" + (f"; {info['optimum']}" if info.get("optimum") else ""))
             for p in info["problems"]:
                 out.print(f"  - {p}")
             bad += bool(info["problems"]) and not all("partial" in p for p in info["problems"])
         return 1 if bad else 0
     raise HarnessError(f"unknown data command {args.data_command!r}")
-
-
-def _strategy_params(items: Sequence[str], names: Sequence[str]) -> dict[str, tuple]:
-    """``--param STRATEGY.KEY=VALUE`` -> {strategy: sorted ((key, value), ...)}; JSON values where
-    they parse (numbers, true/false, lists), text otherwise."""
-    import json
-
-    out: dict[str, dict] = {}
-    for item in items:
-        target, eq, text = item.partition("=")
-        strategy, dot, key = target.partition(".")
-        if not (eq and dot and strategy and key.isidentifier()):
-            raise HarnessError(f"--param {item!r}: write STRATEGY.KEY=VALUE, e.g. graphpnas.device=cuda")
-        if strategy not in names:
-            raise HarnessError(f"--param {item!r}: {strategy!r} is not among the strategies of this run "
-                               f"({', '.join(names)})")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        out.setdefault(strategy, {})[key] = value
-    return {s: tuple(sorted(kv.items())) for s, kv in out.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

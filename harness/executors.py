@@ -26,14 +26,14 @@ def _single_thread_worker() -> None:
     keep_freed_memory()
 
 
-def _run_in_worker(cfg, out, data_dir, force: bool, progress_queue):
+def _run_in_worker(cfg, out, data_dir, force: bool, options, progress_queue):
     key = (cfg.strategy, cfg.seed)
 
     def report(done: int, total: int) -> None:
         if progress_queue is not None and (done == total or done % 10 == 0):
             progress_queue.put((key, done, total))
 
-    return runner.execute(cfg, out, data_dir, force=force, progress=report)
+    return runner.execute(cfg, out, data_dir, force=force, progress=report, options=options)
 
 
 def run_process(study, workers: int, on_progress, finish) -> None:
@@ -57,7 +57,8 @@ def run_process(study, workers: int, on_progress, finish) -> None:
         try:
             with ProcessPoolExecutor(max_workers=min(workers, len(study.runs)), mp_context=ctx,
                                      initializer=_single_thread_worker) as pool:
-                pending = {pool.submit(_run_in_worker, cfg, study.out, study.data_dir, study.force, progress_queue)
+                pending = {pool.submit(_run_in_worker, cfg, study.out, study.data_dir, study.force, study.options,
+                                       progress_queue)
                            for cfg in study.runs}
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -73,9 +74,9 @@ def run_process(study, workers: int, on_progress, finish) -> None:
             pump_thread.join(timeout=1)
 
 
-def _execute_remote(cfg, out, data_dir, force):
+def _execute_remote(cfg, out, data_dir, force, options):
     _single_thread_worker()
-    return runner.execute(cfg, out, data_dir, force=force)
+    return runner.execute(cfg, out, data_dir, force=force, options=options)
 
 
 def run_ray(study, workers: int, address: str | None, on_progress, finish) -> None:
@@ -100,7 +101,7 @@ def run_ray(study, workers: int, address: str | None, on_progress, finish) -> No
         started = True
     try:
         remote = ray.remote(num_cpus=1)(_execute_remote)
-        pending = {remote.remote(cfg, study.out, study.data_dir, study.force): cfg for cfg in study.runs}
+        pending = {remote.remote(cfg, study.out, study.data_dir, study.force, study.options): cfg for cfg in study.runs}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

@@ -13,13 +13,15 @@ mid-write) is dropped; a journal of another configuration is set aside, never de
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 from pathlib import Path
 
+from harness.contracts import Result
 from harness.errors import HarnessError
-from harness.evaluation import Result
+from harness.query import Query
 
 
 class Journal:
@@ -83,30 +85,30 @@ class Journal:
                 f"command to continue from what was written"
             ) from None
 
-    def append(self, batch: int, texts: list[str], by_index: dict[int, Result], report: dict, eval_s: float) -> None:
+    def append(self, batch: int, queries: list[Query], eval_s: float) -> None:
+        """One line for an evaluated batch: each query's architecture text, and for every evaluated
+        query its Result and report values, under their field names."""
         self._open()
-        results = {
-            str(i): [r.val_acc, r.test_acc, r.cost_s, r.status, r.error, r.bench_seed, [list(e) for e in r.extra]]
-            for i, r in by_index.items()
-        }
-        rep = {m: {str(i): v for i, v in vals.items()} for m, vals in report.items()}
-        self._write({"batch": batch, "texts": texts, "results": results, "report": rep, "eval_s": eval_s})
+        answers = {str(i): {"result": _result_fields(q.result), "report_val": q.report_val, "report_test": q.report_test}
+                   for i, q in enumerate(queries) if q.evaluated}
+        self._write({"batch": batch, "texts": [q.text for q in queries], "answers": answers, "eval_s": eval_s})
 
-    def restore(self, entry: dict, texts: list[str], valid_idx: list[int], strategy: str):
-        """The journaled evaluation of this batch, after checking the strategy proposed the same batch."""
-        if entry["texts"] != texts:
+    def restore(self, entry: dict, queries: list[Query], strategy: str) -> float:
+        """Fill the batch's results from the journal, after checking the strategy proposed the same
+        batch; the journaled evaluator seconds per query."""
+        if entry.get("texts") != [q.text for q in queries]:
             raise HarnessError(
-                f"strategy {strategy!r} proposed different architectures when resuming batch {entry['batch']} "
+                f"strategy {strategy!r} proposed different architectures when resuming batch {entry.get('batch')} "
                 f"(it is not deterministic for a fixed seed); rerun with --force"
             )
-        by_index = {}
-        for key, (val, test, cost, status, error, bench_seed, extra) in entry["results"].items():
-            by_index[int(key)] = Result(_f(val), _f(test), _f(cost), status, error, bench_seed,
-                                        tuple(tuple(e) for e in extra))
-        if sorted(by_index) != sorted(valid_idx):
-            raise HarnessError(f"journal {self.path} does not match batch {entry['batch']}; rerun with --force")
-        report = {m: {int(i): _f(v) for i, v in vals.items()} for m, vals in entry["report"].items()}
-        return by_index, report, float(entry["eval_s"])
+        answers = entry.get("answers", {})
+        if sorted(map(int, answers)) != [i for i, q in enumerate(queries) if q.evaluated]:
+            raise HarnessError(f"journal {self.path} does not match batch {entry.get('batch')}; rerun with --force")
+        for key, a in answers.items():
+            q = queries[int(key)]
+            q.result = _result_from(a["result"])
+            q.report_val, q.report_test = _f(a["report_val"]), _f(a["report_test"])
+        return float(entry["eval_s"])
 
     def truncate(self, n_batches: int) -> None:
         """Keep the header and the first ``n_batches`` batches (drop what a checkpoint does not cover)."""
@@ -128,6 +130,20 @@ def _f(v) -> float:
     return math.nan if v is None else float(v)
 
 
+_FLOATS = ("val_acc", "test_acc", "cost_s")
+
+
+def _result_fields(r: Result) -> dict:
+    d = dataclasses.asdict(r)
+    d["extra"] = [list(e) for e in r.extra]
+    return d
+
+
+def _result_from(d: dict) -> Result:
+    fields = {**d, **{k: _f(d[k]) for k in _FLOATS}, "extra": tuple(tuple(e) for e in d["extra"])}
+    return Result(**fields)
+
+
 class EvaluatorCheckpoint:
     """State of a stateful evaluator (e.g. a weight-sharing supernet) after each journaled batch.
 
@@ -141,7 +157,7 @@ class EvaluatorCheckpoint:
 
     @staticmethod
     def wanted(evaluator) -> bool:
-        return callable(getattr(evaluator, "state_dict", None)) and callable(getattr(evaluator, "load_state_dict", None))
+        return evaluator.stateful
 
     def save(self, evaluator, batch: int) -> None:
         import io

@@ -1,12 +1,14 @@
-"""The run loop of one (space, dataset, strategy, seed): ask, evaluate, record, tell.
+"""The run loop of one (space, dataset, strategy, seed): propose, evaluate, account, tell, finish.
 
-The runner alone owns the budget, the seeds, the dedup policy and what gets stored; the strategy
-only proposes architectures and hears validation results.
+The runner alone owns the budget (``harness.budget``), the seeds, the dedup policy and what gets
+stored; the strategy only proposes architectures and hears validation results. A ``Run`` is the
+loop as an object: ``open`` resolves and resumes, then each step ``propose``s a batch of
+``Query``s, ``evaluate``s it (or replays it from the journal), ``account``s it against the
+budget and tells the strategy; ``finish`` writes the trajectory, its manifest and the
+strategy's final state.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import platform
@@ -14,88 +16,19 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 import harness
-from harness import seeding, storage
+from harness import seeding, statefile, storage
+from harness.budget import Budget
+from harness.config import BENCH_DRAW, RunConfig
+from harness.contracts import Evaluator, EvaluatorOptions, Proposal, Result, RunContext
 from harness.errors import HarnessError
 from harness.journal import EvaluatorCheckpoint, Journal
-from harness.evaluation import Observation, Proposal, Result, RunContext
-from spaces.registry import get_space_entry
+from harness.query import Query
 from strategies.registry import STRATEGIES
-
-DEDUP_POLICIES = ("per-call", "unique")
-"""per-call: every query is charged (NATS-Bench's simulate_train_eval); unique: a canonical
-architecture is charged once and repeats are free, but still logged (GraphPNAS authors' code)."""
-
-BENCH_MEAN = -1
-BENCH_DRAW = -2
-"""bench_seed -1: mean over the benchmark's repeats (naszilla, GraphPNAS); -2: one repeat drawn
-per query from the run's benchmark stream (the official nasbench ``query`` semantics)."""
-
-MAX_FREE_ROWS = 10_000
-"""Stop a run whose strategy keeps proposing only uncharged duplicates (it cannot progress)."""
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines one run's trajectory (hashed into its run id)."""
-
-    space: str
-    dataset: str
-    strategy: str
-    seed: int
-    budget: int | None
-    time_budget: float | None = None
-    fidelity: int | None = None
-    bench_seed: int = BENCH_MEAN
-    dedup: str = "per-call"
-    batch_size: int = 1
-    strategy_params: tuple[tuple[str, Any], ...] = ()
-    root_seed: int = seeding.ROOT_ENTROPY
-    data_sha256: str = ""
-    """Checksum of the benchmark table the run reads (a new import means a new run id)."""
-    protocol: str = ""
-    """Name of the protocol preset that set these values ("" = custom settings)."""
-    report_val: tuple[str, int] | None = None
-    report_test: tuple[str, int] | None = None
-    """(dataset, fidelity) of the report columns; None = the run's dataset at its search fidelity."""
-    max_failures: int | None = None
-    """Stop the run (keeping its journal) after this many failed evaluations; None = never stop.
-    Failed evaluations are recorded with status 'failed' and their error, and charged."""
-
-    def __post_init__(self) -> None:
-        if self.budget is None and self.time_budget is None:
-            raise HarnessError("a run needs --budget (queries) or --time-budget (simulated seconds)")
-        if self.budget is not None and self.budget <= 0:
-            raise HarnessError(f"--budget must be a positive number of queries, got {self.budget}")
-        if self.time_budget is not None and not (self.time_budget > 0 and math.isfinite(self.time_budget)):
-            raise HarnessError(f"--time-budget must be positive simulated seconds, got {self.time_budget}")
-        if self.dedup not in DEDUP_POLICIES:
-            raise HarnessError(f"unknown dedup policy {self.dedup!r}; valid: {', '.join(DEDUP_POLICIES)}")
-        if self.batch_size <= 0:
-            raise HarnessError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if self.seed < 0:
-            raise HarnessError(f"seed indices must be >= 0, got {self.seed}")
-        if self.max_failures is not None and self.max_failures < 0:
-            raise HarnessError(f"--max-failures must be >= 0, got {self.max_failures}")
-        if self.bench_seed < BENCH_DRAW:
-            raise HarnessError(f"--bench-seed must be -1 (mean), -2 (draw per query) or a repeat index >= 0, got {self.bench_seed}")
-
-    def identity(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["strategy_params"] = {k: v for k, v in self.strategy_params}
-        return d
-
-    @property
-    def run_id(self) -> str:
-        blob = json.dumps(self.identity(), sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
-
-    def paths(self, out: Path) -> storage.RunPaths:
-        return storage.RunPaths.of(out, self.space, self.dataset, self.strategy, self.seed)
 
 
 @dataclass
@@ -123,36 +56,6 @@ def _git_commit() -> str:
         return ""
 
 
-class _Recorder:
-    """Accumulates trajectory and timing columns in the schema's order."""
-
-    def __init__(self, cfg: RunConfig, run_id: str):
-        self.cfg, self.run_id = cfg, run_id
-        self.rows: dict[str, list] = {name: [] for name in storage.TRAJECTORY_SCHEMA.names}
-        self.timing: dict[str, list] = {name: [] for name in storage.TIMING_SCHEMA.names}
-
-    def __len__(self) -> int:
-        return len(self.rows["query"])
-
-    def add(self, *, report_val: float, report_test: float, batch: int, arch: str, arch_id: str, status: str, duplicate: bool, charged: bool,
-            queries_charged: int, fidelity: int, result: Result, cost_cum: float, extra: dict,
-            wall_s: float, eval_s: float, strategy_s: float) -> None:
-        q = len(self)
-        values = dict(
-            schema_version=storage.SCHEMA_VERSION, run_id=self.run_id, protocol=self.cfg.protocol, space=self.cfg.space,
-            dataset=self.cfg.dataset, strategy=self.cfg.strategy, seed=self.cfg.seed, query=q, batch=batch,
-            arch=arch, arch_id=arch_id, status=status, duplicate=duplicate, charged=charged,
-            queries_charged=queries_charged, fidelity=fidelity, bench_seed=result.bench_seed,
-            val_acc=float(result.val_acc), test_acc=float(result.test_acc), cost_s=float(result.cost_s),
-            cost_cum_s=cost_cum, report_val_acc=float(report_val), report_test_acc=float(report_test), error=result.error,
-            extra=json.dumps(extra, sort_keys=True, default=float) if extra else "",
-        )
-        for k, v in values.items():
-            self.rows[k].append(v)
-        for k, v in dict(query=q, wall_s=wall_s, eval_s=eval_s, strategy_s=strategy_s).items():
-            self.timing[k].append(v)
-
-
 def _guard(cfg: RunConfig, method: str, call):
     """Run a strategy method; its exceptions become one-line errors (the journal keeps the work done)."""
     try:
@@ -167,7 +70,7 @@ def _guard(cfg: RunConfig, method: str, call):
         ) from exc
 
 
-def _evaluate(evaluator, archs: list, fidelity: int, seeds: list[int]) -> list[Result]:
+def _evaluate(evaluator: Evaluator, archs: list, fidelity: int, seeds: list[int]) -> list[Result]:
     """Evaluate, turning a crash or a malformed answer into failed Results (the run goes on)."""
     if not archs:
         return []
@@ -188,206 +91,211 @@ def _evaluate(evaluator, archs: list, fidelity: int, seeds: list[int]) -> list[R
     return out
 
 
+class Run:
+    """One configuration run to its budget; see the module docstring for the steps."""
+
+    def __init__(self, cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
+                 progress: ProgressFn | None = None, evaluator: Evaluator | None = None,
+                 options: EvaluatorOptions = EvaluatorOptions()):
+        self.cfg, self.out, self.data_dir, self.force = cfg, Path(out), data_dir, force
+        self.progress, self.evaluator, self.options = progress, evaluator, options
+        self.run_id = cfg.run_id
+        self.paths = cfg.paths(self.out)
+        self.rows: list[storage.Row] = []
+        self.timing: list[dict] = []
+        self.batch_no = 0
+
+    # ------------------------------------------------------------------ open / resume
+    def open(self) -> bool:
+        """Resolve the space, evaluator and strategy and load any journal; False when already complete."""
+        cfg = self.cfg
+        if not self.force and storage.is_complete(self.paths, self.run_id):
+            return False
+        from blackboxes.registry import get_benchmark  # noqa: PLC0415 - the benchmark layer sits above the engine core
+
+        entry = get_benchmark(cfg.space)
+        self.space = space = entry.make_space(cfg.dataset)
+        seq = seeding.run_seed_sequence(cfg.space, cfg.dataset, cfg.strategy, cfg.seed, cfg.root_seed)
+        if self.evaluator is None:
+            entry.check_runnable()
+            self.evaluator = entry.make_evaluator(cfg.dataset, self.data_dir, space, self.options)
+            self.evaluator.reseed(int(seeding.stream(seq, "evaluator").generate_state(1)[0]))
+        ev = self.evaluator
+        self.fidelity = fidelity = cfg.fidelity if cfg.fidelity is not None else ev.default_fidelity
+        if fidelity not in ev.fidelities:
+            raise HarnessError(
+                f"fidelity {fidelity} not available for {cfg.space}/{cfg.dataset}; available: "
+                f"{', '.join(map(str, ev.fidelities))}"
+            )
+        self.report_val = cfg.report_val or (cfg.dataset, fidelity)
+        self.report_test = cfg.report_test or (cfg.dataset, fidelity)
+        self.report_missing = [m for m in (ev.report_missing(*self.report_val, "val"),
+                                           ev.report_missing(*self.report_test, "test")) if m]
+        n_repeats = ev.n_repeats(fidelity)
+        if cfg.bench_seed >= n_repeats:
+            raise HarnessError(f"--bench-seed {cfg.bench_seed} out of range: {cfg.space} has {n_repeats} repeat(s) at fidelity {fidelity}")
+
+        cls = STRATEGIES.get(cfg.strategy)
+        self.strategy = strategy = _guard(cfg, "__init__", lambda: cls(**dict(cfg.strategy_params)))
+        context = RunContext(fidelities=tuple(ev.fidelities), fidelity=fidelity, budget=cfg.budget,
+                             time_budget=cfg.time_budget, batch_size=cfg.batch_size)
+        _guard(cfg, "setup", lambda: strategy.setup(space, seeding.stream(seq, "strategy"), context))
+        self.bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
+        self.budget = Budget(queries=cfg.budget, time_s=cfg.time_budget, dedup=cfg.dedup,
+                             max_failures=cfg.max_failures, fidelity=fidelity, label=f"{cfg.space}/{cfg.dataset}",
+                             strategy=cfg.strategy)
+        self.header = dict(schema_version=storage.SCHEMA_VERSION, run_id=self.run_id, protocol=cfg.protocol,
+                           space=cfg.space, dataset=cfg.dataset, strategy=cfg.strategy, seed=cfg.seed)
+
+        if self.force:  # --force starts over: set an interrupted attempt's journal aside instead of replaying it
+            for stale in (self.paths.journal, self.paths.evaluator_state):
+                if stale.exists():
+                    os.replace(stale, stale.with_name(stale.name + ".stale-forced"))
+        self.journal = Journal(self.paths.journal, self.run_id, fsync=ev.journal_fsync)
+        self.replay = self.journal.load()
+        self.checkpoint = EvaluatorCheckpoint(self.paths.evaluator_state) if ev.stateful else None
+        if self.checkpoint is not None:
+            self.replay = self.checkpoint.restore(ev, self.replay, self.journal)
+        self.start = time.perf_counter()
+        return True
+
+    # ------------------------------------------------------------------ one step
+    def propose(self) -> list[Query]:
+        """Ask the strategy for the next batch and check each proposal against the space."""
+        cfg, space, ev = self.cfg, self.space, self.evaluator
+        n = self.budget.next_ask(cfg.batch_size)
+        t0 = time.perf_counter()
+        asked = _guard(cfg, "ask", lambda: list(self.strategy.ask(n)))
+        self.ask_s = time.perf_counter() - t0
+        if len(asked) != n:
+            raise HarnessError(f"strategy {cfg.strategy!r} returned {len(asked)} architectures for ask({n}); it must return exactly n")
+        queries = []
+        for a in asked:
+            p = a if isinstance(a, Proposal) else Proposal(a)
+            q = Query(self.batch_no, p, self.fidelity if p.fidelity is None else p.fidelity)
+            try:
+                valid = space.is_valid(p.arch)
+            except Exception:  # noqa: BLE001 - a user's object may break is_valid; it is then invalid
+                valid = False
+            if not valid:
+                q.invalid = f"not a valid {cfg.space} architecture: {p.arch!r}"
+            elif q.fidelity not in ev.fidelities:
+                q.invalid = f"fidelity {q.fidelity} not available; available: {list(ev.fidelities)}"
+            if valid:
+                q.arch_id, q.text = space.canonical_id(p.arch), space.to_str(p.arch)
+            queries.append(q)
+        for q in queries:  # repeats drawn in proposal order, also when replaying (the stream must advance)
+            if q.evaluated:
+                q.bench_seed = (int(self.bench_rng.integers(0, ev.n_repeats(q.fidelity)))
+                                if cfg.bench_seed == BENCH_DRAW else cfg.bench_seed)
+        return queries
+
+    def evaluate(self, queries: list[Query]) -> float:
+        """Results and report columns of the batch (replayed from the journal when it has them);
+        the evaluator seconds per query."""
+        if self.batch_no < len(self.replay):
+            return self.journal.restore(self.replay[self.batch_no], queries, self.cfg.strategy)
+        ev = self.evaluator
+        t1 = time.perf_counter()
+        todo = [q for q in queries if q.evaluated]
+        for fid in sorted({q.fidelity for q in todo}):
+            group = [q for q in todo if q.fidelity == fid]
+            for q, r in zip(group, _evaluate(ev, [q.arch for q in group], fid, [q.bench_seed for q in group])):
+                q.result = r
+        ok = [q for q in todo if q.result.status == "ok"]
+        for metric, (r_ds, r_fid) in (("val", self.report_val), ("test", self.report_test)):
+            values = ev.report_values([q.arch for q in ok], r_ds, r_fid, metric) if ok else None
+            for q, v in zip(ok, values or ()):
+                setattr(q, f"report_{metric}", v)
+        eval_s = (time.perf_counter() - t1) / max(len(queries), 1)
+        self.journal.append(self.batch_no, queries, eval_s)
+        if self.checkpoint is not None:
+            self.checkpoint.save(ev, self.batch_no)
+        return eval_s
+
+    def account(self, queries: list[Query], eval_s: float) -> None:
+        """Charge the batch, record its rows, and tell the strategy what it may see."""
+        for q in queries:
+            if not q.evaluated:
+                q.result = Result(math.nan, status="invalid", error=q.invalid[:300])
+            self.budget.account(q)
+            self.rows.append(q.row(self.header, len(self.rows)))
+            self.timing.append({"query": len(self.timing), "wall_s": time.perf_counter() - self.start,
+                                "eval_s": eval_s, "strategy_s": 0.0})
+        t2 = time.perf_counter()
+        _guard(self.cfg, "tell", lambda: self.strategy.tell([q.observation() for q in queries]))
+        per_query = (self.ask_s + time.perf_counter() - t2) / len(queries)
+        for t in self.timing[-len(queries):]:
+            t["strategy_s"] = per_query
+        self.batch_no += 1
+        if self.progress is not None:
+            self.progress(self.budget.charged, self.cfg.budget if self.cfg.budget is not None else 0)
+        self.budget.check_limits()
+
+    # ------------------------------------------------------------------ finish
+    def finish(self) -> RunOutcome:
+        """Trajectory, timing, the strategy's final state, then the manifest (the completion mark)."""
+        cfg, b = self.cfg, self.budget
+        wall = time.perf_counter() - self.start
+        manifest = {
+            "schema_version": storage.SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "status": "complete",
+            "config": cfg.identity(),
+            "fidelity": self.fidelity,
+            "report": {"val": list(self.report_val), "test": list(self.report_test), "missing": self.report_missing},
+            "space": self.space.describe(),
+            "evaluator": self.evaluator.describe(),
+            "evaluator_options": asdict(self.options),
+            "strategy_params": self.strategy.params(),
+            "strategy_resolved": self.strategy.resolved(),
+            "harness_version": harness.__version__,
+            "git_commit": _git_commit(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "n_rows": len(self.rows),
+            "n_charged": b.charged,
+            "cost_cum_s": b.cost_cum,
+            "wall_s": wall,
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "resumed_batches": len(self.replay),
+        }
+        state, why = self._final_state()
+        if why:
+            manifest["strategy_state"] = f"not stored: {why}"
+            self.report_missing.append(f"{cfg.strategy} seed={cfg.seed}: final strategy state not stored ({why})")
+        timing = {name: [t[name] for t in self.timing] for name in storage.TIMING_SCHEMA.names}
+        storage.write_run(self.paths, storage.rows_table(self.rows), storage.to_table(timing, storage.TIMING_SCHEMA),
+                          manifest, strategy_state=state)
+        self.journal.close(remove=True)
+        if self.checkpoint is not None:
+            self.checkpoint.remove()
+        return RunOutcome(cfg, skipped=False, n_rows=len(self.rows), wall_s=wall,
+                          best_val=b.best_val if b.best_val > -math.inf else math.nan, paths=self.paths,
+                          notes=self.report_missing)
+
+    def _final_state(self) -> tuple[bytes | None, str]:
+        """The strategy's ``state_dict`` as a state file (``harness.statefile``), or why it cannot be:
+        the final phase reads it, so a failure is reported but never costs the finished trajectory."""
+        try:
+            return statefile.dumps(self.strategy.state_dict()), ""
+        except Exception as exc:  # noqa: BLE001 - a user's state may hold anything
+            return None, f"{type(exc).__name__} in state_dict(): {str(exc).splitlines()[0] if str(exc) else ''}"
+
+    def execute(self) -> RunOutcome:
+        if not self.open():
+            return RunOutcome(self.cfg, skipped=True, paths=self.paths)
+        while not self.budget.exhausted():
+            queries = self.propose()
+            self.account(queries, self.evaluate(queries))
+        return self.finish()
+
+
 def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
-            progress: ProgressFn | None = None, evaluator=None) -> RunOutcome:
+            progress: ProgressFn | None = None, evaluator: Evaluator | None = None,
+            options: EvaluatorOptions = EvaluatorOptions()) -> RunOutcome:
     """Run one configuration to its budget and write its files (skipped when already complete).
 
     ``evaluator`` replaces the space's benchmark (conformance tests use a synthetic one).
     """
-    out = Path(out)
-    run_id = cfg.run_id
-    paths = cfg.paths(out)
-    if not force and storage.is_complete(paths, run_id):
-        return RunOutcome(cfg, skipped=True, paths=paths)
-
-    entry = get_space_entry(cfg.space)
-    space = entry.make_space(cfg.dataset)
-    seq = seeding.run_seed_sequence(cfg.space, cfg.dataset, cfg.strategy, cfg.seed, cfg.root_seed)
-    if evaluator is None:
-        evaluator = entry.make_evaluator(cfg.dataset, data_dir, space)
-        if callable(getattr(evaluator, "reseed", None)):  # stateful evaluators start from the run's own seed
-            evaluator.reseed(int(seeding.stream(seq, "evaluator").generate_state(1)[0]))
-    fidelity = cfg.fidelity if cfg.fidelity is not None else evaluator.default_fidelity
-    if fidelity not in evaluator.fidelities:
-        raise HarnessError(
-            f"fidelity {fidelity} not available for {cfg.space}/{cfg.dataset}; available: "
-            f"{', '.join(map(str, evaluator.fidelities))}"
-        )
-    report_val = cfg.report_val or (cfg.dataset, fidelity)
-    report_test = cfg.report_test or (cfg.dataset, fidelity)
-    report_missing = [m for m in (evaluator.report_missing(*report_val, "val"), evaluator.report_missing(*report_test, "test")) if m]
-    n_repeats = evaluator.n_repeats(fidelity)
-    if cfg.bench_seed >= n_repeats:
-        raise HarnessError(f"--bench-seed {cfg.bench_seed} out of range: {cfg.space} has {n_repeats} repeat(s) at fidelity {fidelity}")
-
-    cls = STRATEGIES.get(cfg.strategy)
-    strategy = _guard(cfg, "__init__", lambda: cls(**dict(cfg.strategy_params)))
-    context = RunContext(fidelities=tuple(evaluator.fidelities), fidelity=fidelity, budget=cfg.budget,
-                         time_budget=cfg.time_budget, batch_size=cfg.batch_size)
-    _guard(cfg, "setup", lambda: strategy.setup(space, seeding.stream(seq, "strategy"), context))
-    bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
-
-    if force:  # --force starts over: set an interrupted attempt's journal aside instead of replaying it
-        for stale in (paths.journal, paths.evaluator_state):
-            if stale.exists():
-                os.replace(stale, stale.with_name(stale.name + ".stale-forced"))
-    journal = Journal(paths.journal, run_id, fsync=getattr(evaluator, "journal_fsync", True))
-    replay = journal.load()
-    checkpoint = EvaluatorCheckpoint(paths.evaluator_state) if EvaluatorCheckpoint.wanted(evaluator) else None
-    if checkpoint is not None:
-        replay = checkpoint.restore(evaluator, replay, journal)
-    rec = _Recorder(cfg, run_id)
-    seen: set[tuple[str, int]] = set()
-    charged_total, cost_cum, free_streak, batch_no = 0, 0.0, 0, 0
-    best_val = -math.inf
-    total = cfg.budget if cfg.budget is not None else 0
-    start = time.perf_counter()
-
-    def exhausted() -> bool:
-        if cfg.budget is not None and charged_total >= cfg.budget:
-            return True
-        return cfg.time_budget is not None and cost_cum >= cfg.time_budget
-
-    while not exhausted():
-        n = cfg.batch_size if cfg.budget is None else min(cfg.batch_size, cfg.budget - charged_total)
-        t0 = time.perf_counter()
-        archs = _guard(cfg, "ask", lambda: list(strategy.ask(n)))
-        ask_s = time.perf_counter() - t0
-        if len(archs) != n:
-            raise HarnessError(f"strategy {cfg.strategy!r} returned {len(archs)} architectures for ask({n}); it must return exactly n")
-
-        proposals = [a if isinstance(a, Proposal) else Proposal(a) for a in archs]
-        archs = [p.arch for p in proposals]
-        fids = [fidelity if p.fidelity is None else p.fidelity for p in proposals]
-        valid_idx, ids, texts, reasons = [], [], [], {}
-        for i, a in enumerate(archs):
-            ok = False
-            try:
-                ok = space.is_valid(a)
-            except Exception:  # noqa: BLE001 - a user's object may break is_valid; it is then invalid
-                ok = False
-            if ok and fids[i] not in evaluator.fidelities:
-                ok = False
-                reasons[i] = f"fidelity {fids[i]} not available; available: {list(evaluator.fidelities)}"
-            if ok:
-                valid_idx.append(i)
-                ids.append(space.canonical_id(a))
-                texts.append(space.to_str(a))
-            else:
-                ids.append(space.canonical_id(a) if i in reasons else "")
-                texts.append(space.to_str(a) if i in reasons else "")
-        if cfg.bench_seed == BENCH_DRAW:
-            seeds = {i: int(bench_rng.integers(0, evaluator.n_repeats(fids[i]))) for i in valid_idx}
-        else:
-            seeds = {i: cfg.bench_seed for i in valid_idx}
-        if batch_no < len(replay):
-            by_index, report, eval_s = journal.restore(replay[batch_no], texts, valid_idx, cfg.strategy)
-        else:
-            t1 = time.perf_counter()
-            by_index = {}
-            for fid in sorted({fids[i] for i in valid_idx}):
-                group = [i for i in valid_idx if fids[i] == fid]
-                results = _evaluate(evaluator, [archs[i] for i in group], fid, [seeds[i] for i in group])
-                by_index.update(zip(group, results))
-            ok_idx = [i for i in valid_idx if by_index[i].status == "ok"]
-            report = {"val": {}, "test": {}}
-            for metric, (r_ds, r_fid) in (("val", report_val), ("test", report_test)):
-                values = evaluator.report_values([archs[i] for i in ok_idx], r_ds, r_fid, metric) if ok_idx else None
-                if values is not None:
-                    report[metric] = dict(zip(ok_idx, values))
-            eval_s = (time.perf_counter() - t1) / max(len(archs), 1)
-            journal.append(batch_no, texts, by_index, report, eval_s)
-            if checkpoint is not None:
-                checkpoint.save(evaluator, batch_no)
-
-        observations = []
-        for i, a in enumerate(archs):
-            arch_id = ids[i]
-            if i in by_index:
-                r = by_index[i]
-                duplicate = (arch_id, fids[i]) in seen  # the same cell at another fidelity is new information
-                seen.add((arch_id, fids[i]))
-                status = r.status if r.status != "ok" else ("duplicate" if duplicate else "ok")
-                charged = not (duplicate and cfg.dedup == "unique")
-            else:
-                reason = reasons.get(i, f"not a valid {cfg.space} architecture: {a!r}")
-                r = Result(math.nan, status="invalid", error=reason[:300])
-                duplicate, status, charged = False, "invalid", True
-            if charged and cfg.time_budget is not None and status in ("ok", "duplicate") and not math.isfinite(r.cost_s):
-                raise HarnessError(
-                    f"--time-budget needs simulated training times, but {cfg.space}/{cfg.dataset} has none at "
-                    f"fidelity {fidelity}; import a file with train times or use --budget (queries)"
-                )
-            cost = r.cost_s if charged and math.isfinite(r.cost_s) else 0.0
-            if charged:
-                charged_total += 1
-                cost_cum += cost
-                free_streak = 0
-            else:
-                free_streak += 1
-            if status in ("ok", "duplicate") and fids[i] == fidelity and r.val_acc > best_val:
-                best_val = r.val_acc
-            observations.append(
-                Observation(a, arch_id, r.val_acc if status in ("ok", "duplicate") else math.nan,
-                            r.cost_s, fids[i], status, r.extra)
-            )
-            rec.add(report_val=report["val"].get(i, math.nan), report_test=report["test"].get(i, math.nan),
-                    batch=batch_no, arch=texts[i], arch_id=arch_id, status=status, duplicate=duplicate,
-                    charged=charged, queries_charged=charged_total, fidelity=fids[i], result=r,
-                    cost_cum=cost_cum, extra={**dict(proposals[i].info), **dict(r.extra)},
-                    wall_s=time.perf_counter() - start,
-                    eval_s=eval_s, strategy_s=0.0)
-        t2 = time.perf_counter()
-        _guard(cfg, "tell", lambda: strategy.tell(observations))
-        per_query = (ask_s + time.perf_counter() - t2) / len(archs)
-        for k in range(len(rec) - len(archs), len(rec)):
-            rec.timing["strategy_s"][k] = per_query
-        batch_no += 1
-        if progress is not None:
-            progress(charged_total, total)
-        n_failed = rec.rows["status"].count("failed")
-        if cfg.max_failures is not None and n_failed > cfg.max_failures:
-            last = next(e for st, e in zip(reversed(rec.rows["status"]), reversed(rec.rows["error"])) if st == "failed")
-            raise HarnessError(
-                f"{n_failed} evaluations failed (more than --max-failures {cfg.max_failures}); last error: {last}; "
-                f"fix the cause and rerun the same command to continue"
-            )
-        if free_streak >= MAX_FREE_ROWS:
-            raise HarnessError(
-                f"strategy {cfg.strategy!r} proposed {MAX_FREE_ROWS} uncharged duplicates in a row under "
-                f"dedup=unique; it has stopped exploring (use --dedup per-call or fix the strategy)"
-            )
-
-    wall = time.perf_counter() - start
-    manifest = {
-        "schema_version": storage.SCHEMA_VERSION,
-        "run_id": run_id,
-        "status": "complete",
-        "config": cfg.identity(),
-        "fidelity": fidelity,
-        "report": {"val": list(report_val), "test": list(report_test), "missing": report_missing},
-        "space": space.describe(),
-        "evaluator": evaluator.describe(),
-        "strategy_params": strategy.params(),
-        "harness_version": harness.__version__,
-        "git_commit": _git_commit(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "n_rows": len(rec),
-        "n_charged": charged_total,
-        "cost_cum_s": cost_cum,
-        "wall_s": wall,
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    manifest["resumed_batches"] = len(replay)
-    storage.write_run(
-        paths,
-        storage.to_table(rec.rows, storage.TRAJECTORY_SCHEMA),
-        storage.to_table(rec.timing, storage.TIMING_SCHEMA),
-        manifest,
-    )
-    journal.close(remove=True)
-    if checkpoint is not None:
-        checkpoint.remove()
-    return RunOutcome(cfg, skipped=False, n_rows=len(rec), wall_s=wall,
-                      best_val=best_val if best_val > -math.inf else math.nan, paths=paths, notes=report_missing)
+    return Run(cfg, out, data_dir, force=force, progress=progress, evaluator=evaluator, options=options).execute()

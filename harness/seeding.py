@@ -38,3 +38,19 @@ def stream(run_seq: np.random.SeedSequence, name: str) -> np.random.SeedSequence
     return np.random.SeedSequence(
         entropy=run_seq.entropy, spawn_key=tuple(run_seq.spawn_key) + (stable_id(name),)
     )
+
+
+def torch_seed(seq: np.random.SeedSequence, word: int, bits: int = 64) -> int:
+    """A seed for a torch.Generator from the child of ``seq`` keyed by ``word`` (a stream of its own:
+    the strategy's numpy draws never move it), ``bits`` wide."""
+    child = np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, int(word)))
+    return int(child.generate_state(1, np.uint64)[0] >> np.uint64(64 - bits))
+
+
+def torch_generator(seed: int, device: str = "cpu"):
+    """A seeded ``torch.Generator`` on ``device``; strategies draw from it, never from torch's global RNG."""
+    import torch
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen

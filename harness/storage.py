@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,35 +22,43 @@ from harness.errors import HarnessError
 
 SCHEMA_VERSION = 1
 
-TRAJECTORY_SCHEMA = pa.schema(
-    [
-        ("schema_version", pa.int16()),
-        ("run_id", pa.string()),
-        ("protocol", pa.string()),  # named protocol preset ("" = custom settings)
-        ("space", pa.string()),
-        ("dataset", pa.string()),
-        ("strategy", pa.string()),
-        ("seed", pa.int32()),
-        ("query", pa.int32()),  # 0-based index of the query in the run (every row is a query)
-        ("batch", pa.int32()),  # which ask() call proposed it
-        ("arch", pa.string()),  # SearchSpace.to_str; "" when the strategy's object was not an arch
-        ("arch_id", pa.string()),  # SearchSpace.canonical_id
-        ("status", pa.string()),  # ok | invalid | failed | duplicate
-        ("duplicate", pa.bool_()),  # canonical id seen before in this run
-        ("charged", pa.bool_()),  # counted against the budget (dedup policy)
-        ("queries_charged", pa.int32()),  # cumulative charged queries including this row
-        ("fidelity", pa.int32()),  # e.g. training epochs of the benchmark entry queried
-        ("bench_seed", pa.int32()),  # benchmark repeat answered; -1 = mean over repeats
-        ("val_acc", pa.float64()),  # percent; what the strategy was told
-        ("test_acc", pa.float64()),  # percent; never shown to the strategy
-        ("cost_s", pa.float64()),  # simulated training seconds of this query
-        ("cost_cum_s", pa.float64()),  # cumulative charged simulated seconds
-        ("report_val_acc", pa.float64()),  # percent; validation at the protocol's report fidelity/dataset
-        ("report_test_acc", pa.float64()),  # percent; test at the protocol's report fidelity/dataset
-        ("error", pa.string()),
-        ("extra", pa.string()),  # JSON object of strategy/evaluator extras (sorted keys)
-    ]
-)
+def _column(arrow_type: pa.DataType, doc: str = ""):
+    return field(metadata={"arrow": arrow_type, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Row:
+    """One trajectory row: a query as stored. ``TRAJECTORY_SCHEMA`` is derived from these fields."""
+
+    schema_version: int = _column(pa.int16())
+    run_id: str = _column(pa.string())
+    protocol: str = _column(pa.string(), 'named protocol preset ("" = custom settings)')
+    space: str = _column(pa.string())
+    dataset: str = _column(pa.string())
+    strategy: str = _column(pa.string())
+    seed: int = _column(pa.int32())
+    query: int = _column(pa.int32(), "0-based index of the query in the run (every row is a query)")
+    batch: int = _column(pa.int32(), "which ask() call proposed it")
+    arch: str = _column(pa.string(), 'SearchSpace.to_str; "" when the strategy\'s object was not an arch')
+    arch_id: str = _column(pa.string(), "SearchSpace.canonical_id")
+    status: str = _column(pa.string(), "ok | invalid | failed | duplicate")
+    duplicate: bool = _column(pa.bool_(), "canonical id seen before in this run")
+    charged: bool = _column(pa.bool_(), "counted against the budget (dedup policy)")
+    queries_charged: int = _column(pa.int32(), "cumulative charged queries including this row")
+    fidelity: int = _column(pa.int32(), "e.g. training epochs of the benchmark entry queried")
+    bench_seed: int = _column(pa.int32(), "benchmark repeat answered; -1 = mean over repeats")
+    val_acc: float = _column(pa.float64(), "percent; what the strategy was told")
+    test_acc: float = _column(pa.float64(), "percent; never shown to the strategy")
+    cost_s: float = _column(pa.float64(), "simulated training seconds of this query")
+    cost_cum_s: float = _column(pa.float64(), "cumulative charged simulated seconds")
+    report_val_acc: float = _column(pa.float64(), "percent; validation at the protocol's report fidelity/dataset")
+    report_test_acc: float = _column(pa.float64(), "percent; test at the protocol's report fidelity/dataset")
+    error: str = _column(pa.string())
+    extra: str = _column(pa.string(), "JSON object of strategy/evaluator extras (sorted keys)")
+
+
+TRAJECTORY_SCHEMA = pa.schema([(f.name, f.metadata["arrow"]) for f in fields(Row)])
+
 
 TIMING_SCHEMA = pa.schema(
     [
@@ -69,24 +77,37 @@ class RunPaths:
     manifest: Path
     journal: Path
     evaluator_state: Path
+    strategy_state: Path
+    """The strategy's final ``state_dict`` (``harness.statefile``): what the final phase samples from."""
 
     @classmethod
     def of(cls, out: Path, space: str, dataset: str, strategy: str, seed: int) -> "RunPaths":
         base = Path(out) / space / dataset / strategy
         return cls(base / f"seed={seed}.parquet", base / f"seed={seed}.timing.parquet", base / f"seed={seed}.run.json",
-                   base / f"seed={seed}.journal.jsonl", base / f"seed={seed}.evaluator.pt")
+                   base / f"seed={seed}.journal.jsonl", base / f"seed={seed}.evaluator.pt",
+                   base / f"seed={seed}.strategy.npz")
 
 
 def to_table(rows: dict[str, list], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pydict({name: rows[name] for name in schema.names}, schema=schema)
 
 
-def write_run(paths: RunPaths, trajectory: pa.Table, timing: pa.Table, manifest: dict[str, Any]) -> None:
-    """Trajectory, timing, then manifest (the completion marker), each written atomically."""
+def rows_table(rows: list[Row]) -> pa.Table:
+    """The trajectory table of ``rows``, in the schema's column order."""
+    return to_table({name: [getattr(r, name) for r in rows] for name in TRAJECTORY_SCHEMA.names}, TRAJECTORY_SCHEMA)
+
+
+def write_run(paths: RunPaths, trajectory: pa.Table, timing: pa.Table, manifest: dict[str, Any],
+              strategy_state: bytes | None = None) -> None:
+    """Trajectory, timing, the strategy's final state, then the manifest (the completion marker),
+    each written atomically; the manifest carries the checksums of the others."""
     try:
         atomic.write_parquet(paths.trajectory, trajectory)
         atomic.write_parquet(paths.timing, timing)
         manifest = dict(manifest, trajectory_sha256=atomic.sha256_file(paths.trajectory))
+        if strategy_state is not None:
+            atomic.write_bytes(paths.strategy_state, strategy_state)
+            manifest["strategy_state_sha256"] = atomic.sha256_file(paths.strategy_state)
         atomic.write_json(paths.manifest, _json_safe(manifest))
     except PermissionError as exc:
         raise HarnessError(f"cannot write results to {paths.trajectory.parent} ({exc.strerror}); pass a writable --out") from None

@@ -6,17 +6,135 @@ seeds come only from its key and each run writes only its own files.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from harness import runner
+from harness import runner, storage
+from harness.config import RunConfig
+from harness.contracts import EvaluatorOptions
 from harness.errors import HarnessError
-from harness.runner import RunConfig, RunOutcome
+from harness.runner import RunOutcome
+
+
+MAX_SEEDS = 10_000
+
+
+@dataclass(frozen=True)
+class StudyRequest:
+    """What a user asked for (the ``run`` command's options); ``None`` = the default.
+
+    ``resolve()`` turns it into a ``Study``: protocol presets and conflicts, the benchmark's
+    defaults, the data checksum, one ``RunConfig`` per (strategy, seed), evaluator options, and a
+    refusal to overwrite a different complete run. The command line only parses and calls this.
+    """
+
+    space: str
+    dataset: str | None = None
+    strategies: tuple[str, ...] | None = None
+    seeds: int = 10
+    first_seed: int = 0
+    budget: int | None = None
+    time_budget: float | None = None
+    fidelity: int | None = None
+    protocol: str | None = None
+    bench_seed: int | None = None
+    dedup: str | None = None
+    batch_size: int | None = None
+    max_failures: int | None = None
+    root_seed: int | None = None
+    params: tuple[str, ...] = ()
+    """``STRATEGY.KEY=VALUE`` items (VALUE is JSON where it parses, else text)."""
+    out: str = "results"
+    data_dir: str | None = None
+    force: bool = False
+    device: str | None = None
+    train_workers: int | None = None
+    eval_timeout: float | None = None
+
+    def resolve(self) -> "Study":
+        from blackboxes.registry import get_benchmark  # noqa: PLC0415 - the benchmark layer sits above the engine core
+        from strategies.registry import STRATEGIES  # noqa: PLC0415
+
+        entry = get_benchmark(self.space)
+        entry.check_runnable()
+        protocol = None
+        if self.protocol:
+            from harness.protocols import get_protocol  # noqa: PLC0415
+
+            protocol = get_protocol(self.protocol, entry.name)
+            explicit = [f"--{k.replace('_', '-')}" for k in ("budget", "time_budget", "fidelity", "dedup", "bench_seed")
+                        if getattr(self, k) is not None]
+            if explicit:
+                raise HarnessError(f"{', '.join(explicit)} conflicts with --protocol {protocol.name}, which sets it; drop one")
+        dataset = self.dataset or (protocol.datasets[0] if protocol else entry.datasets[0])
+        entry.check_dataset(dataset)
+        names = list(self.strategies) if self.strategies is not None else STRATEGIES.names()
+        if not names:
+            raise HarnessError("--strategies is empty; give at least one name (see `list strategies`)")
+        for n in names:
+            STRATEGIES.target(n)
+        if len(set(names)) != len(names):
+            raise HarnessError(f"--strategies lists a name twice: {','.join(names)}")
+        params = strategy_params(self.params, names)
+        if self.first_seed + self.seeds > MAX_SEEDS:
+            raise HarnessError(f"seed indices must stay below {MAX_SEEDS}; got {self.first_seed}..{self.first_seed + self.seeds - 1}")
+        if protocol is not None:
+            rp = protocol.resolve(dataset)
+            budget, time_budget, fidelity, dedup, bench_seed = rp.budget, rp.time_budget, rp.fidelity, rp.dedup, rp.bench_seed
+        else:
+            budget = self.budget if self.budget is not None else (None if self.time_budget else entry.budget_for(dataset))
+            time_budget, fidelity, dedup, bench_seed = self.time_budget, self.fidelity, self.dedup, self.bench_seed
+        data_sha = entry.stored(self.data_dir).manifest()["table_sha256"] if entry.uses_table(dataset) else ""
+        kwargs = {} if self.root_seed is None else {"root_seed": self.root_seed}
+        template = RunConfig(
+            space=entry.name, dataset=dataset, strategy=names[0], seed=self.first_seed, budget=budget,
+            time_budget=time_budget, fidelity=fidelity or entry.default_fidelity or None,
+            bench_seed=-1 if bench_seed is None else bench_seed, dedup=dedup or "per-call",
+            batch_size=self.batch_size or entry.default_batch_size, data_sha256=data_sha,
+            max_failures=self.max_failures, protocol=protocol.name if protocol else "",
+            report_val=protocol.resolve(dataset).report_val if protocol else None,
+            report_test=protocol.resolve(dataset).report_test if protocol else None, **kwargs,
+        )
+        options = EvaluatorOptions(device=self.device or "auto", train_workers=self.train_workers or 1,
+                                   timeout_s=self.eval_timeout)
+        seeds = range(self.first_seed, self.first_seed + self.seeds)
+        study = Study.build(template, names, seeds, self.out, self.data_dir, force=self.force, params=params,
+                            options=options)
+        if not self.force:
+            study.refuse_overwrites()
+        return study
+
+
+def strategy_params(items: Sequence[str], names: Sequence[str]) -> dict[str, tuple]:
+    """``STRATEGY.KEY=VALUE`` items -> {strategy: sorted ((key, value), ...)}; JSON values where
+    they parse (numbers, true/false, lists), text otherwise."""
+    out: dict[str, dict] = {}
+    for item in items:
+        target, eq, text = item.partition("=")
+        strategy, dot, key = target.partition(".")
+        if not (eq and dot and strategy and key.isidentifier()):
+            raise HarnessError(f"--param {item!r}: write STRATEGY.KEY=VALUE, e.g. graphpnas.device=cuda")
+        if strategy not in names:
+            raise HarnessError(f"--param {item!r}: {strategy!r} is not among the strategies of this run "
+                               f"({', '.join(names)})")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out.setdefault(strategy, {})[key] = value
+    return {s: tuple(sorted(kv.items())) for s, kv in out.items()}
 
 
 @dataclass(frozen=True)
@@ -25,15 +143,29 @@ class Study:
     out: Path
     data_dir: str | None = None
     force: bool = False
+    options: EvaluatorOptions = EvaluatorOptions()
 
     @classmethod
     def build(cls, template: RunConfig, strategies: Iterable[str], seeds: Iterable[int], out, data_dir=None,
-              force: bool = False, params: Mapping[str, tuple] | None = None) -> "Study":
+              force: bool = False, params: Mapping[str, tuple] | None = None,
+              options: EvaluatorOptions = EvaluatorOptions()) -> "Study":
         """One run per (strategy, seed); ``params`` maps a strategy to its constructor arguments."""
         params = params or {}
         runs = tuple(replace(template, strategy=s, seed=k, strategy_params=params.get(s, template.strategy_params))
                      for s in strategies for k in seeds)
-        return cls(runs, Path(out), None if data_dir is None else str(data_dir), force)
+        return cls(runs, Path(out), None if data_dir is None else str(data_dir), force, options)
+
+    def refuse_overwrites(self) -> None:
+        """A one-line refusal when ``out`` holds a *different* complete run where one of ours goes."""
+        for cfg in self.runs:
+            other = storage.conflicting_run(cfg.paths(self.out), cfg.run_id)
+            if other:
+                c = other.get("config", {})
+                raise HarnessError(
+                    f"{cfg.paths(self.out).trajectory} holds a different complete run (protocol "
+                    f"{c.get('protocol') or 'custom'!r}, budget {c.get('budget')}, time budget {c.get('time_budget')}); "
+                    f"use another --out (e.g. results/<protocol>) or --force to replace it"
+                )
 
 
 def default_workers() -> int:
@@ -86,7 +218,7 @@ def run_study(study: Study, workers: int | None = None, console: Console | None 
         elif executor == "serial" or workers == 1 or len(study.runs) == 1:
             for cfg in study.runs:
                 key = (cfg.strategy, cfg.seed)
-                finish(runner.execute(cfg, study.out, study.data_dir, force=study.force,
+                finish(runner.execute(cfg, study.out, study.data_dir, force=study.force, options=study.options,
                                       progress=lambda d, t, key=key: on_progress(key, d, t)))
         else:
             from harness.executors import run_process

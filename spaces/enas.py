@@ -27,7 +27,7 @@ import ast
 
 import numpy as np
 
-from spaces.base import DagConstraints, LabelledDAG, SearchSpace
+from harness.contracts import DagConstraints, LabelledDAG, SearchSpace
 
 OPS = ("conv3x3", "sep_conv3x3", "conv5x5", "sep_conv5x5", "avg_pool3x3", "max_pool3x3")
 DAG_OPS = ("input",) + OPS + ("output",)

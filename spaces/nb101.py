@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from spaces.base import DagConstraints, LabelledDAG, SearchSpace, check_arch
+from harness.contracts import DagConstraints, LabelledDAG, SearchSpace, check_arch
 
 try:  # CPython's built-in MD5 is ~25% faster than OpenSSL's on these short messages
     from _md5 import md5

@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 
-from spaces.base import DagConstraints, LabelledDAG, SearchSpace
+from harness.contracts import DagConstraints, LabelledDAG, SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))

@@ -5,12 +5,12 @@ j -> i only for j < i, as RandWire orients its random graphs). Every lower-trian
 matrix is an architecture: the paper counts "2.1×10^149 valid adjacency matrices" = 2^(32·31/2).
 Isomorphic graphs are NOT merged (the paper counts matrices; the canonical id is the adjacency
 bits). Each node is the same op, ReLU-SepConv3×3-BN; G is shared by the network's last stages
-(see ``spaces.randwire_model``).
+(see ``blackboxes.randwire.model``).
 
 Labelled-DAG view: G itself, the N interior nodes only (one op label, "relu_sepconv3x3_bn",
 fixed), every lower-triangular edge free. The cell input and output are implicit, as in RandWire
 (Xie et al. 2019, §3.2): a node without a predecessor reads the cell input and the nodes without a
-successor are averaged into the output (``spaces.randwire_model``). They are left out of the view
+successor are averaged into the output (``blackboxes.randwire.model``). They are left out of the view
 on purpose: their edges are implied by G, so a view holding them would either let a graph
 generator decide edges that ``from_dag`` ignores (many DAGs per architecture, a wrong log P) or
 force edges that depend on other edges, which ``DagConstraints`` masks cannot express. With G
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from spaces.base import DagConstraints, LabelledDAG, SearchSpace
+from harness.contracts import DagConstraints, LabelledDAG, SearchSpace
 
 OP_NAMES = ("relu_sepconv3x3_bn",)
 """The one op of every node of the DAG view (no input/output nodes: see the module docstring)."""

@@ -12,8 +12,7 @@ from typing import Any, Collection, Sequence
 
 import numpy as np
 
-from harness.evaluation import Observation, RunContext
-from spaces.base import Arch, SearchSpace
+from harness.contracts import Arch, Observation, RunContext, SearchSpace
 from strategies.base import Strategy, serve
 from strategies.path_encoding import make_encoder
 
@@ -154,14 +153,6 @@ class Bananas(Strategy):
         self.num_parents = num_parents
         self.encoding = encoding
         self.path_cutoff = path_cutoff
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "num_init": self.num_init, "k": self.k, "num_ensemble": self.num_ensemble,
-            "num_layers": self.num_layers, "layer_width": self.layer_width, "epochs": self.epochs,
-            "batch_size": self.batch_size, "lr": self.lr, "num_candidates": self.num_candidates,
-            "num_parents": self.num_parents, "encoding": self.encoding, "path_cutoff": self.path_cutoff,
-        }
 
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)

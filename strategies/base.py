@@ -1,19 +1,25 @@
 """The Strategy protocol: ask for architectures, be told their validation results.
 
-Optuna-style ask/tell, scikit-learn-style construction: ``__init__`` stores parameters unchanged,
-``setup`` receives the space and a SeedSequence and builds every RNG from it. The runner owns
+Optuna-style ask/tell, scikit-learn-style construction: ``__init__`` stores its arguments
+unchanged under their own names and does nothing else; ``setup`` receives the space and a
+SeedSequence and builds every RNG from it (values resolved from the arguments, such as a device,
+go under other names). ``params()`` is then derived from ``__init__``'s signature. The runner owns
 budgets, evaluation and storage; a strategy never sees a benchmark or a test accuracy
-(``harness.evaluation.Observation`` has no such field).
+(``harness.contracts.Observation`` has no such field).
+
+``state_dict`` is what the runner stores as the run's final state (``seed=K.strategy.npz``, see
+``harness.statefile``): everything needed to continue identically, so the final phase can ask a
+finished strategy for more samples without repeating its search.
 """
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from harness.evaluation import Observation, Proposal, RunContext
-from spaces.base import Arch, SearchSpace
+from harness.contracts import Arch, Observation, Proposal, RunContext, SearchSpace
 
 
 class Strategy(ABC):
@@ -34,12 +40,35 @@ class Strategy(ABC):
     def tell(self, observations: Sequence[Observation]) -> None:
         """Results of the last ``ask``, in the same order (default: ignore)."""
 
+    @classmethod
+    def init_parameters(cls) -> list[inspect.Parameter]:
+        """The ``__init__`` arguments, in order; a ``**kwargs`` argument is stored as a dict under its name."""
+        if cls.__init__ is object.__init__:
+            return []
+        params = [p for name, p in inspect.signature(cls.__init__).parameters.items() if name != "self"]
+        for p in params:
+            if p.kind is inspect.Parameter.VAR_POSITIONAL:
+                raise TypeError(f"{cls.__name__}.__init__ takes *{p.name}: strategies take named arguments only")
+        return params
+
     def params(self) -> dict[str, Any]:
-        """Constructor parameters, written to the run manifest (override when there are any)."""
+        """Constructor arguments as given, read back from the attributes of the same names (written
+        to the run manifest); the entries of a ``**kwargs`` argument are merged in."""
+        out: dict[str, Any] = {}
+        for p in self.init_parameters():
+            if p.kind is inspect.Parameter.VAR_KEYWORD:
+                out.update(getattr(self, p.name))
+            else:
+                out[p.name] = getattr(self, p.name)
+        return out
+
+    def resolved(self) -> dict[str, Any]:
+        """Values ``setup`` resolved from the arguments (e.g. ``device="auto"`` -> "cuda:0"), for the
+        manifest; ``params()`` keeps the arguments as given."""
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue identically (JSON-able plain data)."""
+        """Everything needed to continue identically (plain data, numpy arrays, torch tensors)."""
         return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -16,9 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from harness.contracts import Observation, Proposal, RunContext, SearchSpace
 from harness.errors import HarnessError
-from harness.evaluation import Observation, Proposal, RunContext
-from spaces.base import SearchSpace
 from strategies.base import Strategy
 from strategies.dag_decisions import DagDecisions
 
@@ -117,11 +116,6 @@ class BOHB(Strategy):
         self.random_fraction = random_fraction
         self.min_bandwidth = min_bandwidth
         self.min_points_in_model = min_points_in_model
-
-    def params(self) -> dict[str, Any]:
-        return {"eta": self.eta, "top_n_percent": self.top_n_percent, "num_samples": self.num_samples,
-                "random_fraction": self.random_fraction, "min_bandwidth": self.min_bandwidth,
-                "min_points_in_model": self.min_points_in_model}
 
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)

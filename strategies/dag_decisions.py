@@ -17,8 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
+from harness.contracts import Arch, LabelledDAG, SearchSpace
 from harness.errors import HarnessError
-from spaces.base import Arch, LabelledDAG, SearchSpace
 
 
 @dataclass(frozen=True)

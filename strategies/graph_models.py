@@ -30,14 +30,19 @@ the paper's App. F describes and as ``from_dag`` expects.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Sequence
+from typing import Sequence
 
 import networkx as nx
 import numpy as np
 
+from harness.contracts import (
+    DagConstraints,
+    LabelledDAG,
+    Proposal,
+    RunContext,
+    SearchSpace,
+)
 from harness.errors import HarnessError
-from harness.evaluation import Proposal, RunContext
-from spaces.base import DagConstraints, LabelledDAG, SearchSpace
 from strategies.base import Strategy
 
 MAX_REJECTIONS = 10_000
@@ -128,9 +133,6 @@ class ErdosRenyiSearch(_GraphModelSearch):
     def __init__(self, p_range: Sequence[float] = (0.1, 0.5)):
         self.p_range = p_range
 
-    def params(self) -> dict[str, Any]:
-        return {"p_range": list(self.p_range)}
-
     def _check_params(self) -> None:
         _check_range("p_range", self.p_range)
 
@@ -159,9 +161,6 @@ class WattsStrogatzSearch(_GraphModelSearch):
     def __init__(self, k_choices: Sequence[int] = (2, 4, 6), p_range: Sequence[float] = (0.2, 0.8)):
         self.k_choices = k_choices
         self.p_range = p_range
-
-    def params(self) -> dict[str, Any]:
-        return {"k_choices": list(self.k_choices), "p_range": list(self.p_range)}
 
     def _check_params(self) -> None:
         _check_range("p_range", self.p_range)

@@ -12,9 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from harness.contracts import Arch, Observation, RunContext, SearchSpace
 from harness.errors import HarnessError
-from harness.evaluation import Observation, RunContext
-from spaces.base import Arch, SearchSpace
 from strategies.base import Strategy
 
 VARIANTS = ("first", "full")
@@ -66,9 +65,6 @@ class LocalSearch(Strategy):
     def __init__(self, num_init: int = 10, variant: str = "first"):
         self.num_init = num_init
         self.variant = variant
-
-    def params(self) -> dict[str, Any]:
-        return {"num_init": self.num_init, "variant": self.variant}
 
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)

@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spaces.base import Arch, DagConstraints, LabelledDAG, SearchSpace
+from harness.contracts import Arch, DagConstraints, LabelledDAG, SearchSpace
 
 ENCODINGS = ("auto", "path", "adjacency")
 

@@ -11,9 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from harness.contracts import Arch, Observation, RunContext, SearchSpace
 from harness.errors import HarnessError
-from harness.evaluation import Observation, RunContext
-from spaces.base import Arch, SearchSpace
 from strategies.base import Strategy
 
 
@@ -43,9 +42,6 @@ class RegularizedEvolution(Strategy):
     def __init__(self, population_size: int = 30, sample_size: int = 10):
         self.population_size = population_size
         self.sample_size = sample_size
-
-    def params(self) -> dict[str, Any]:
-        return {"population_size": self.population_size, "sample_size": self.sample_size}
 
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)

@@ -11,17 +11,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from harness import seeding
+from harness.contracts import Observation, Proposal, RunContext, SearchSpace
 from harness.errors import HarnessError
-from harness.evaluation import Observation, Proposal, RunContext
-from spaces.base import SearchSpace
 from strategies.base import Strategy
 from strategies.dag_decisions import DagDecisions
 
-
-def torch_generator(seed: np.random.SeedSequence) -> torch.Generator:
-    """A torch.Generator from its own child of ``seed`` (the global torch RNG is never used)."""
-    child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 0x746F7263))  # "torc"
-    return torch.Generator().manual_seed(int(child.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+TORCH_STREAM = 0x746F7263
+"""Spawn-key word of the policy's torch stream ("torc"; 63-bit seeds)."""
 
 
 class Reinforce(Strategy):
@@ -58,10 +55,6 @@ class Reinforce(Strategy):
         self.init_std = init_std
         self.max_resample = max_resample
 
-    def params(self) -> dict[str, Any]:
-        return {"lr": self.lr, "ema_momentum": self.ema_momentum, "init_std": self.init_std,
-                "max_resample": self.max_resample}
-
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)
         if not (self.lr > 0 and 0 <= self.ema_momentum < 1 and self.init_std >= 0 and self.max_resample >= 1):
@@ -73,7 +66,7 @@ class Reinforce(Strategy):
             seed = np.random.SeedSequence(seed)
         self.decisions = DagDecisions.of(space)
         k = self.decisions.n_choices
-        self.gen = torch_generator(seed)
+        self.gen = seeding.torch_generator(seeding.torch_seed(seed, TORCH_STREAM, bits=63))
         self.allowed = torch.from_numpy(np.arange(int(k.max()))[None, :] < k[:, None])
         self.logits = torch.nn.Parameter(self.init_std * torch.randn(len(k), int(k.max()), generator=self.gen,
                                                                      dtype=torch.float64))

@@ -29,8 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.evaluation import Observation, RunContext
-from spaces.base import Arch, DagConstraints, LabelledDAG, SearchSpace
+from harness import seeding
+from harness.contracts import (
+    Arch,
+    DagConstraints,
+    LabelledDAG,
+    Observation,
+    RunContext,
+    SearchSpace,
+)
 from strategies.base import Strategy, serve
 
 EDGE_MODES = ("attention", "logit")
@@ -272,6 +279,8 @@ def sample_valid(controller: LSTMController, space: SearchSpace, n: int, gen: to
 
 
 def _torch_seed(rng: np.random.Generator) -> int:
+    """The controller's torch seed: the first draw of the strategy's own numpy stream (kept so RNN
+    trajectories stay as they were; newer strategies use ``seeding.torch_seed``)."""
     return int(rng.integers(0, 2**63 - 1))
 
 
@@ -323,14 +332,9 @@ class RNN(Strategy):
         self.skip_weight = skip_weight
         self.max_rounds = max_rounds
 
-    def params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "lstm_size", "lstm_layers", "tanh_constant", "op_tanh_reduce", "temperature", "lr",
-            "baseline_decay", "entropy_weight", "skip_target", "skip_weight", "max_rounds")}
-
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)
-        self.gen = torch.Generator().manual_seed(_torch_seed(self.rng))
+        self.gen = seeding.torch_generator(_torch_seed(self.rng))
         self.controller = LSTMController(space.dag_constraints, self.lstm_size, self.lstm_layers,
                                          self.tanh_constant, self.op_tanh_reduce, self.temperature,
                                          "attention", per_node_heads=False)
@@ -440,14 +444,9 @@ class RNNGraphPNAS(Strategy):
         self.lr = lr
         self.max_rounds = max_rounds
 
-    def params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "lstm_size", "lstm_layers", "tanh_constant", "temperature", "keep_top", "sample_batch_size",
-            "explore_iterations", "epochs", "batch_size", "lr", "max_rounds")}
-
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)
-        self.gen = torch.Generator().manual_seed(_torch_seed(self.rng))
+        self.gen = seeding.torch_generator(_torch_seed(self.rng))
         self._seen: set[str] = set()
         self._data: dict[str, tuple[LabelledDAG, float]] = {}  # canonical id -> (DAG, val acc)
         self._queue: list[Arch] = []

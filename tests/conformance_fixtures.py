@@ -22,7 +22,7 @@ class TestPeeker(Strategy):
     def ask(self, n):
         import gc
 
-        from harness.conformance import SyntheticBenchmark
+        from harness.testing import SyntheticBenchmark
 
         bench = next(o for o in gc.get_objects() if isinstance(o, SyntheticBenchmark))
         cands = self.space.sample_many(self.rng, 8)
@@ -51,3 +51,34 @@ class Forgetful(Strategy):
 
     def state_dict(self):
         return {"rng": self.rng.bit_generator.state}
+
+
+class ListsItsTuple(Strategy):
+    """Converts an argument: the manifest would record a list where the user gave a tuple."""
+
+    def __init__(self, sizes: tuple[int, ...] = (2, 4)):
+        self.sizes = list(sizes)
+
+    def ask(self, n):
+        return self.space.sample_many(self.rng, n)
+
+
+class BusyInit(Strategy):
+    """Builds state in ``__init__`` instead of ``setup``."""
+
+    def __init__(self, k: int = 3):
+        self.k = k
+        self.history = []
+
+    def ask(self, n):
+        return self.space.sample_many(self.rng, n)
+
+
+class Unstorable(Strategy):
+    """Keeps an object in its state that the runner's state file cannot hold without pickle."""
+
+    def ask(self, n):
+        return self.space.sample_many(self.rng, n)
+
+    def state_dict(self):
+        return {"rng": self.rng.bit_generator.state, "started": object()}

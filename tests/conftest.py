@@ -46,10 +46,10 @@ NB201_SHARED_FILES = (
 @pytest.fixture(scope="session")
 def nb201_data_dir(shared_data, tmp_path_factory) -> Path:
     """A data dir holding the NB201 table imported from the real shared tables (once per session)."""
-    from spaces import nb201_data
+    from blackboxes.nb201 import table as nb201_table
 
     d = tmp_path_factory.mktemp("nb201-data")
-    nb201_data.import_files([shared_data / "nb201" / f for f in NB201_SHARED_FILES], d)
+    nb201_table.import_files([shared_data / "nb201" / f for f in NB201_SHARED_FILES], d)
     return d
 
 

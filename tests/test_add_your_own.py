@@ -5,11 +5,11 @@ import re
 import sys
 
 import pyarrow.parquet as pq
-
 from conftest import PROJECT_ROOT
-from harness import conformance
+
 from harness.cli import main
 from harness.registry import LazyRegistry
+from harness.testing import check_strategy
 from strategies.registry import STRATEGIES
 
 
@@ -30,7 +30,7 @@ def _install_example(tmp_path, monkeypatch, package="my_package"):
 
 def test_example_passes_the_conformance_suite(tmp_path, monkeypatch):
     target = _install_example(tmp_path, monkeypatch)
-    conformance.check_strategy(target)
+    check_strategy(target)
 
 
 def test_example_runs_through_the_cli(tmp_path, monkeypatch, nb201_data_dir, capsys):

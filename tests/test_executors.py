@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.runner import RunConfig
+from harness.config import RunConfig
 from harness.study import Study, run_study
 
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from blackboxes.registry import BENCHMARKS, table_benchmark, with_tables
 from harness import cli
-from harness.data import sources
-from harness.data.fetch import download, fetch
-from harness.data.sources import SOURCES, Source, default_source, find_source
+from harness.data.download import Source, download, unpack
 from harness.errors import DataCorrupt, HarnessError
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
@@ -230,21 +229,33 @@ def test_only_http(tmp_path):
 # ---------------------------------------------------------------- the registry
 
 def test_registry_is_consistent():
-    for benchmark, entries in SOURCES.items():
-        assert benchmark in sources.BENCHMARKS and entries
+    for entry in with_tables():
+        entries = entry.sources
         assert len({s.name for s in entries}) == len({s.filename for s in entries}) == len(entries)
         for s in entries:
-            assert s.benchmark == benchmark and s.citation
+            assert s.benchmark == entry.name and s.citation
             assert s.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", s.sha256)
             assert s.md5 is None or re.fullmatch(r"[0-9a-f]{32}", s.md5)
             assert s.url.startswith("https://")
             assert s.fetchable == ("drive.google.com" not in s.url)
-            assert find_source(benchmark, s.name) is s is find_source(benchmark, s.filename)
-    nb101 = default_source("nb101")
+            assert entry.find_source(s.name) is s is entry.find_source(s.filename)
+    nb101 = BENCHMARKS["nb101"].default_source()
     assert nb101.fetchable and nb101.filename == "nasbench_only108.tfrecord" and nb101.sha256
-    assert default_source("nb201").filename == "NATS-tss-v1_0-3ffb9-simple.tar"
+    assert BENCHMARKS["nb201"].default_source().filename == "NATS-tss-v1_0-3ffb9-simple.tar"
     with pytest.raises(HarnessError):
-        default_source("nb999")
+        BENCHMARKS["enas6"].default_source()
+    with pytest.raises(HarnessError):
+        table_benchmark("nb999")
+
+
+def fetch(benchmark: str, data_dir, **kw):
+    return table_benchmark(benchmark).fetch(data_dir, **kw)
+
+
+def _with_sources(monkeypatch, benchmark: str, *sources: Source) -> None:
+    import dataclasses
+
+    monkeypatch.setitem(BENCHMARKS, benchmark, dataclasses.replace(BENCHMARKS[benchmark], sources=sources))
 
 
 # ---------------------------------------------------------------- fetch(): download + import
@@ -252,10 +263,11 @@ def test_registry_is_consistent():
 @pytest.fixture
 def importers(monkeypatch):
     """Replace both importers by stubs recording (benchmark, paths, data_dir)."""
-    from spaces import nb101_data, nb201_data
+    from blackboxes.nb101 import table as nb101_table
+    from blackboxes.nb201 import table as nb201_table
 
     calls = []
-    for name, mod in (("nb101", nb101_data), ("nb201", nb201_data)):
+    for name, mod in (("nb101", nb101_table), ("nb201", nb201_table)):
         monkeypatch.setattr(mod, "import_files", lambda paths, data_dir=None, _n=name: calls.append((_n, list(paths), data_dir)))
     return calls
 
@@ -273,7 +285,7 @@ def test_fetch_default_source(server, tmp_path, importers, monkeypatch):
     server.files["/nats.tar"] = BODY
     test_source = Source("nb201", "test", f"{server.url}/nats.tar", "NATS-test.tar", len(BODY), MD5, SHA,
                          "nats-tss-archive", "test", True)
-    monkeypatch.setitem(SOURCES, "nb201", [test_source])
+    _with_sources(monkeypatch, "nb201", test_source)
     path = fetch("nb201", tmp_path, progress=False)
     assert importers == [("nb201", [tmp_path / "downloads" / "NATS-test.tar"], tmp_path)]
     assert path.read_bytes() == BODY
@@ -302,7 +314,7 @@ def test_drive_only_source_gives_the_page_and_the_import_command(tmp_path, impor
 def test_drive_only_file_put_in_downloads_is_verified_and_imported(tmp_path, importers, monkeypatch):
     test_source = Source("nb201", "drive", "https://drive.google.com/file/d/x/view", "NATS-x.tar", len(BODY),
                          None, SHA, "nats-tss-archive", "test", False)
-    monkeypatch.setitem(SOURCES, "nb201", [test_source])
+    _with_sources(monkeypatch, "nb201", test_source)
     dest = tmp_path / "downloads" / "NATS-x.tar"
     dest.parent.mkdir()
     dest.write_bytes(BODY[:-1] + b"?")
@@ -340,13 +352,11 @@ def test_cli_fetch_url(server, tmp_path, importers, capsys):
 
 def _tiny_nb101_tfrecord(path: Path) -> int:
     """A real-format nasbench tfrecord: 3 chain cells x 3 repeats at 108 epochs; the cell count."""
-    nb101_data = pytest.importorskip("spaces.nb101_data")
-    tfrecord = pytest.importorskip("harness.data.tfrecord")
+    from blackboxes.nb101 import codec as nb101_codec
+    from blackboxes.nb101 import tfrecord
     from spaces import nb101
 
-    if not hasattr(tfrecord, "write_records") or not hasattr(nb101_data, "make_record"):
-        pytest.skip("the tfrecord writer / NB101 record encoder is not there yet")
-    E, M = nb101_data.EvaluationData, nb101_data.ModelMetrics
+    E, M = nb101_codec.EvaluationData, nb101_codec.ModelMetrics
     records = []
     for k, middle in enumerate((["conv3x3-bn-relu"], ["conv1x1-bn-relu", "maxpool3x3"], ["maxpool3x3"] * 3)):
         n = len(middle) + 2
@@ -357,7 +367,7 @@ def _tiny_nb101_tfrecord(path: Path) -> int:
         for r in range(3):
             final = E(108.0, 1000.0 + k, 1.0, 0.80 + 0.01 * k + 0.001 * r, 0.79 + 0.01 * k, "")
             metrics = M((E(), E(54.0, 500.0, 0.5, 0.5, 0.5, ""), final), 100_000 + k, 1100.0)
-            records.append(nb101_data.make_record(h, 108, adjacency, operations, metrics))
+            records.append(nb101_codec.make_record(h, 108, adjacency, operations, metrics))
     tfrecord.write_records(path, records)
     return 3
 
@@ -400,8 +410,8 @@ def _cifar_tarball(tmp_path) -> bytes:
 def test_fetch_cifar10_unpacks_where_the_loader_looks(server, tmp_path, monkeypatch):
     import hashlib
 
-    from harness.data import fetch as fetch_mod
-    from harness.training.data import load_dataset
+    from blackboxes.training import fetch as fetch_mod
+    from blackboxes.training.data import load_dataset
 
     blob = _cifar_tarball(tmp_path)
     server.files["/cifar-10-python.tar.gz"] = blob
@@ -417,7 +427,7 @@ def test_fetch_dataset_wrong_checksum_and_evil_archive(server, tmp_path, monkeyp
     import io
     import tarfile
 
-    from harness.data import fetch as fetch_mod
+    from blackboxes.training import fetch as fetch_mod
 
     server.files["/cifar-10-python.tar.gz"] = b"not the archive"
     src = fetch_mod.DATASET_SOURCES["cifar10"]
@@ -433,7 +443,7 @@ def test_fetch_dataset_wrong_checksum_and_evil_archive(server, tmp_path, monkeyp
     evil = tmp_path / "evil.tar.gz"
     evil.write_bytes(buf.getvalue())
     with pytest.raises(DataCorrupt, match="outside"):
-        fetch_mod.unpack(evil, tmp_path / "target")
+        unpack(evil, tmp_path / "target")
     assert not (tmp_path / "escape.txt").exists()
     with pytest.raises(HarnessError, match="unknown dataset"):
         fetch_mod.fetch_dataset("mnist", tmp_path / "data")

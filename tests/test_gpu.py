@@ -18,7 +18,7 @@ pytestmark = [
 
 
 def test_generator_log_prob_and_gradients_match_the_cpu():
-    from spaces.base import DagConstraints
+    from harness.contracts import DagConstraints
     from strategies.graphpnas.model import GraphGenerator
 
     c = DagConstraints(n_nodes=8, op_names=tuple("abcde"), fixed_ops=(-1,) * 8,
@@ -45,7 +45,7 @@ def test_generator_log_prob_and_gradients_match_the_cpu():
 
 def test_graphpnas_on_cuda_repeats_its_trajectory(nb201_data_dir, tmp_path):
     from harness import runner
-    from harness.runner import RunConfig
+    from harness.config import RunConfig
 
     cfg = RunConfig(space="nb201", dataset="cifar10-valid", strategy="graphpnas", seed=0, budget=40, fidelity=200,
                     strategy_params=(("device", "cuda"),))
@@ -57,19 +57,20 @@ def test_graphpnas_on_cuda_repeats_its_trajectory(nb201_data_dir, tmp_path):
 
 def test_randwire_oracle_trains_on_cuda(tmp_path):
     pytest.importorskip("sklearn")
-    from spaces import randwire_oracle as O
+    from blackboxes.randwire import oracle as O
+    from harness.contracts import EvaluatorOptions
     from spaces.randwire import RandWireSpace
 
     space = RandWireSpace(8)
-    ev = O.make_low_data_oracle("digits", tmp_path, space, device="cuda", cache_dir=None)
+    ev = O.make_low_data_oracle("digits", tmp_path, space, EvaluatorOptions(device="cuda"), cache_dir=None)
     (r,) = ev.evaluate([space.sample(np.random.default_rng(3))], ev.default_fidelity, [-1])
     assert r.status == "ok" and 20.0 < r.val_acc <= 100.0 and math.isfinite(r.test_acc)  # chance: 10 %
 
 
 def test_enas_supernet_steps_on_cuda():
     pytest.importorskip("sklearn")
+    from blackboxes.enas.supernet import EnasSupernetEvaluator, SupernetConfig
     from spaces.enas import EnasSpace
-    from spaces.enas_supernet import EnasSupernetEvaluator, SupernetConfig
 
     cfg = SupernetConfig(channels=8, batch_size=64, batches_per_epoch=4, eval_batches=1, eval_batch_size=128,
                          fidelities=(1,), default_fidelity=1, device="cuda", total_epochs=10)

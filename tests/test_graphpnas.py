@@ -1,7 +1,6 @@
 """GraphPNAS: an exact generator under the space's masks, its learning, the loop, the presets."""
 from __future__ import annotations
 
-import io
 import itertools
 
 import numpy as np
@@ -13,15 +12,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-from harness import conformance, runner
+from harness import runner
+from harness.config import RunConfig
+from harness.contracts import (
+    DagConstraints,
+    LabelledDAG,
+    Observation,
+    RunContext,
+    SearchSpace,
+)
 from harness.errors import HarnessError
-from harness.evaluation import Observation, RunContext
-from harness.runner import RunConfig
-from spaces.base import DagConstraints, LabelledDAG, SearchSpace
+from harness.testing import CHECKS, check_resume, drive
 from spaces.nb201 import NB201Space
 from strategies.graphpnas import presets
-from strategies.graphpnas.loop import (GraphPNAS, GraphPNASCode, epsilon, explorer_dag, pruned_edge_count,
-                                      reinforce_loss)
+from strategies.graphpnas.loop import (
+    GraphPNAS,
+    GraphPNASCode,
+    epsilon,
+    explorer_dag,
+    pruned_edge_count,
+    reinforce_loss,
+)
 from strategies.graphpnas.model import GraphGenerator, step_graphs
 from strategies.registry import STRATEGIES
 
@@ -266,15 +277,6 @@ def test_reinforce_loss_raises_good_and_lowers_bad_samples():
         assert (after - before) * sign > 0
 
 
-def _drive(strategy, space, reward_fn, steps: int) -> list:
-    props = []
-    for _ in range(steps):
-        batch = strategy.ask(1)
-        props += batch
-        strategy.tell([Observation(p.arch, space.canonical_id(p.arch), reward_fn(p.arch), 1.0, 200) for p in batch])
-    return props
-
-
 def test_learning_raises_reward_and_the_optimum_probability():
     """A synthetic reward that prefers a known DAG: the generator's samples improve, P(optimum) grows."""
     space = TinySpace(constraints(n=4, n_ops=2))
@@ -296,7 +298,7 @@ def test_learning_raises_reward_and_the_optimum_probability():
             return mean, s.model.log_prob(target_dag).exp().item()
 
     r0, p0 = quality()
-    _drive(s, space, reward, 60)
+    drive(s, space, reward, 60)
     r1, p1 = quality()
     assert s.n_updates == 12
     assert r1 > r0 + 10 and p1 > 5 * p0, (r0, r1, p0, p1)
@@ -306,8 +308,8 @@ def test_code_preset_fits_by_weighted_nll_from_scratch():
     space = TinySpace(constraints(n=4, n_ops=2))
     s = GraphPNASCode(**TINY, epochs=3, eps_steps=0)
     s.setup(space, np.random.SeedSequence(1), RunContext((200,), 200, None, None))
-    assert s.preset.name == "code-nb101" and s.preset.reinit_each_update
-    _drive(s, space, lambda a: float(int(space.to_str(a).replace(";", "").replace(",", ""), 2)), 12)
+    assert s.preset_.name == "code-nb101" and s.preset_.reinit_each_update
+    drive(s, space, lambda a: float(int(space.to_str(a).replace(";", "").replace(",", ""), 2)), 12)
     ids = s.buffer()
     assert len(ids) == 12 and s.n_updates == 1  # one fit per 10 evaluations; keep_top 15
     w = s.rewards(ids)
@@ -319,7 +321,7 @@ def test_code_preset_skips_fits_that_only_the_explorer_would_follow():
     space = TinySpace(constraints(n=4, n_ops=2))
     s = GraphPNASCode(preset="code-nb201", **TINY, epochs=1)  # a fit per query, explorer for 30 queries
     s.setup(space, np.random.SeedSequence(1), RunContext((200,), 200, None, None))
-    props = _drive(s, space, lambda a: float(sum(a[0])), 32)
+    props = [step.proposal for step in drive(s, space, lambda a: float(sum(a[0])), 32, full=True)]
     assert [dict(p.info)["source"] for p in props[:30]] == ["explorer"] * 30
     assert dict(props[30].info)["source"] == "generator" and s.n_updates == 3  # fits after queries 30, 31, 32
 
@@ -384,9 +386,10 @@ def test_presets_cite_every_value_and_resolve_by_space_name():
     with pytest.raises(Exception, match="unknown GraphPNAS parameter"):
         presets.NB201.with_overrides({"epoch": 3})
     s = GraphPNAS(epochs=5)
-    assert s.params() == {"preset": "auto", "device": "auto", "epochs": 5}
-    s.setup(NB201Space(), np.random.SeedSequence(0))  # the device used goes to the manifest
-    assert s.params() == {"preset": "auto", "device": "cuda" if torch.cuda.is_available() else "cpu", "epochs": 5}
+    assert s.params() == {"preset": None, "device": "auto", "epochs": 5}  # the arguments as given
+    s.setup(NB201Space(), np.random.SeedSequence(0))  # what they resolved to goes to the manifest too
+    assert s.params() == {"preset": None, "device": "auto", "epochs": 5}
+    assert s.resolved() == {"preset": s.preset_.name, "device": "cuda" if torch.cuda.is_available() else "cpu"}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
@@ -398,25 +401,9 @@ def test_cuda_without_a_gpu_is_a_one_line_error():
 
 def test_state_round_trip_continues_identically():
     space = TinySpace(constraints(n=4, n_ops=2))
-    ctx = RunContext((200,), 200, None, None)
-
-    def run(strategy, steps):
-        return [space.to_str(p.arch) for p in _drive(strategy, space, lambda a: float(sum(a[0]) + a[1][0]), steps)]
-
     kw = dict(**TINY, epochs=2, update_every=3, eps_steps=4)
-    a = GraphPNAS(preset="nb201", **kw)
-    a.setup(space, np.random.SeedSequence(5), ctx)
-    first, rest = run(a, 7), run(a, 8)
-    b = GraphPNAS(preset="nb201", **kw)
-    b.setup(space, np.random.SeedSequence(5), ctx)
-    assert run(b, 7) == first
-    buf = io.BytesIO()
-    torch.save(b.state_dict(), buf)
-    buf.seek(0)
-    c = GraphPNAS(preset="nb201", **kw)
-    c.setup(space, np.random.SeedSequence(99), ctx)
-    c.load_state_dict(torch.load(buf, weights_only=False))
-    assert run(c, 8) == rest
+    check_resume(lambda: GraphPNAS(preset="nb201", **kw), space, lambda a: float(sum(a[0]) + a[1][0]), 7, 8,
+                 context=RunContext((200,), 200, None, None), seed=5)
 
 
 class SmallGraphPNAS(GraphPNAS):
@@ -429,7 +416,7 @@ class SmallGraphPNAS(GraphPNAS):
 @pytest.mark.parametrize("check", ["valid_and_budget", "deterministic", "blind_to_test", "state_round_trip"])
 def test_contract_on_nb201(check, tmp_path):
     STRATEGIES.register("graphpnas-small", f"{__name__}:SmallGraphPNAS")
-    conformance.CHECKS[check]("graphpnas-small", "nb201", tmp_path)
+    CHECKS[check]("graphpnas-small", "nb201", tmp_path)
 
 
 def test_beats_random_search_on_nb201(nb201_data_dir, tmp_path):

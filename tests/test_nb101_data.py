@@ -12,11 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.data import tfrecord
+from blackboxes.nb101 import codec as nb101_codec
+from blackboxes.nb101 import evaluator as nb101_evaluator
+from blackboxes.nb101 import readers as nb101_readers
+from blackboxes.nb101 import table as nb101_table
+from blackboxes.nb101 import tfrecord
+from blackboxes.nb101.codec import EvaluationData, ModelMetrics
+from blackboxes.nb101.evaluator import NB101Benchmark
 from harness.data.store import stored, write_stored
 from harness.errors import DataCorrupt, DataMissing, HarnessError
-from spaces import nb101, nb101_data
-from spaces.nb101_data import EvaluationData, ModelMetrics, NB101Benchmark
+from spaces import nb101
 
 OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 
@@ -73,7 +78,7 @@ def write_tfrecord(path, stats: dict, epochs=(108,)) -> None:
         for e in epochs:
             for run in cell["computed"]["108"]:
                 metrics = run_metrics(run, e, cell["trainable_parameters"], e / 108)
-                records.append(nb101_data.make_record(h, e, adjacency, operations, metrics))
+                records.append(nb101_codec.make_record(h, e, adjacency, operations, metrics))
     tfrecord.write_records(path, records)
 
 
@@ -109,27 +114,27 @@ metrics_strategy = st.builds(ModelMetrics, st.lists(evaluations, max_size=4).map
 @settings(max_examples=200, deadline=None)
 @given(metrics_strategy)
 def test_model_metrics_round_trip(m):
-    buf = nb101_data.encode_model_metrics(m)
-    assert nb101_data.decode_model_metrics(buf) == m
+    buf = nb101_codec.encode_model_metrics(m)
+    assert nb101_codec.decode_model_metrics(buf) == m
     if m.evaluation_data:
-        assert nb101_data.final_evaluation(buf) == (m.trainable_parameters, m.evaluation_data[-1])
+        assert nb101_codec.final_evaluation(buf) == (m.trainable_parameters, m.evaluation_data[-1])
 
 
 def test_model_metrics_wire_details():
     # field 2 (int32 varint) = 300 -> key 0x10, varint ac 02; field 3 (double) -> key 0x19
-    assert nb101_data.decode_model_metrics(b"\x10\xac\x02").trainable_parameters == 300
+    assert nb101_codec.decode_model_metrics(b"\x10\xac\x02").trainable_parameters == 300
     buf = b"\x19" + np.float64(1.5).tobytes()
-    assert nb101_data.decode_model_metrics(buf).total_time == 1.5
+    assert nb101_codec.decode_model_metrics(buf).total_time == 1.5
     # negative int32 is a 10-byte varint; proto2 defaults when unset; unknown fields are skipped
-    neg = nb101_data.encode_model_metrics(ModelMetrics((), -5, 0.0))
-    assert nb101_data.decode_model_metrics(neg).trainable_parameters == -5
+    neg = nb101_codec.encode_model_metrics(ModelMetrics((), -5, 0.0))
+    assert nb101_codec.decode_model_metrics(neg).trainable_parameters == -5
     unknown = b"\x78\x05" + b"\x72\x02ab" + b"\x7d\x00\x00\x00\x00"  # fields 15 varint, 14 bytes, 15 fixed32
-    assert nb101_data.decode_model_metrics(unknown + b"\x10\x07") == ModelMetrics((), 7, 0.0)
+    assert nb101_codec.decode_model_metrics(unknown + b"\x10\x07") == ModelMetrics((), 7, 0.0)
     for bad in (b"\x10", b"\x19\x00\x00", b"\x0a\x05ab", b"\x10\x80", b"\x0b", b"\x11" + bytes(8), b"\x00\x01"):
         with pytest.raises(ValueError):
-            nb101_data.decode_model_metrics(bad)
+            nb101_codec.decode_model_metrics(bad)
     with pytest.raises(ValueError, match="no evaluation_data"):
-        nb101_data.final_evaluation(b"\x10\x07")
+        nb101_codec.final_evaluation(b"\x10\x07")
 
 
 # ---------------------------------------------------------------- importing each kind of file
@@ -140,10 +145,10 @@ def test_tfrecord_pickle_and_json_give_the_same_table(tmp_path, stats):
     write_json(tmp_path / "stats.json", stats)
     tables = []
     for name in ("nasbench_only108.tfrecord", "nasbench_only108.pkl", "stats.json"):
-        table = nb101_data.import_files([tmp_path / name], tmp_path / name.replace(".", "_"))
+        table = nb101_table.import_files([tmp_path / name], tmp_path / name.replace(".", "_"))
         tables.append(table.read())
         m = table.manifest()
-        assert m["partial"] is True and m["expected_rows"] == nb101_data.N_CELLS and m["n_rows"] == len(stats)
+        assert m["partial"] is True and m["expected_rows"] == nb101_table.N_CELLS and m["n_rows"] == len(stats)
         assert m["epochs"] == [108] and m["repeats"] == {"108": 3}
         (src,) = m["sources"]
         assert set(src) >= {"path", "sha256", "size", "kind"} and src["size"] == (tmp_path / name).stat().st_size
@@ -164,7 +169,7 @@ def test_tfrecord_pickle_and_json_give_the_same_table(tmp_path, stats):
 
 def test_full_tfrecord_has_four_budgets(tmp_path, stats):
     write_tfrecord(tmp_path / "nasbench_full.tfrecord", stats, epochs=(4, 12, 36, 108))
-    table = nb101_data.import_files([tmp_path / "nasbench_full.tfrecord"], tmp_path / "d")
+    table = nb101_table.import_files([tmp_path / "nasbench_full.tfrecord"], tmp_path / "d")
     assert table.manifest()["epochs"] == [4, 12, 36, 108]
     ev = NB101Benchmark(tmp_path / "d")
     assert ev.fidelities == (4, 12, 36, 108) and ev.default_fidelity == 108
@@ -182,10 +187,10 @@ def test_kind_is_sniffed_from_content(tmp_path, stats):
     write_tfrecord(tmp_path / "a", stats)
     write_pickle(tmp_path / "b", stats)
     write_json(tmp_path / "c", stats)
-    assert [nb101_data.source_kind(tmp_path / n) for n in "abc"] == ["nasbench-tfrecord", "naslib-pickle", "naslib-json"]
+    assert [nb101_readers.source_kind(tmp_path / n) for n in "abc"] == ["nasbench-tfrecord", "naslib-pickle", "naslib-json"]
     (tmp_path / "d.txt").write_text("hello")
     with pytest.raises(DataCorrupt, match="not an NB101 file"):
-        nb101_data.import_files([tmp_path / "d.txt"], tmp_path / "data")
+        nb101_table.import_files([tmp_path / "d.txt"], tmp_path / "data")
 
 
 def small_csv(stats: dict, specs: bool = True) -> pd.DataFrame:
@@ -204,7 +209,7 @@ def small_csv(stats: dict, specs: bool = True) -> pd.DataFrame:
 
 def test_csv_one_repeat_no_test(tmp_path, stats):
     small_csv(stats).to_csv(tmp_path / "t.csv", index=False)
-    table = nb101_data.import_files([tmp_path / "t.csv"], tmp_path / "d")
+    table = nb101_table.import_files([tmp_path / "t.csv"], tmp_path / "d")
     t = table.read().to_pandas()
     assert [c for c in t.columns if c.endswith("/r0") and c.startswith("val@")] == [
         "val@4/r0", "val@12/r0", "val@36/r0", "val@108/r0"]
@@ -228,7 +233,7 @@ def test_csv_one_repeat_no_test(tmp_path, stats):
 def test_csv_missing_columns_listed_in_one_line(tmp_path, stats):
     small_csv(stats).drop(columns=["val_acc_12ep", "trainable_parameters"]).to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(DataCorrupt) as err:
-        nb101_data.import_files([tmp_path / "t.csv"], tmp_path / "d")
+        nb101_table.import_files([tmp_path / "t.csv"], tmp_path / "d")
     msg = str(err.value)
     assert "lacks columns val_acc_12ep, trainable_parameters" in msg and "\n" not in msg
     assert not stored("nb101", tmp_path / "d").exists()
@@ -239,16 +244,16 @@ def test_csv_bad_values(tmp_path, stats):
     df.loc[1, "val_acc_108ep"] = 93.5  # percent where fractions are expected
     df.to_csv(tmp_path / "pct.csv", index=False)
     with pytest.raises(DataCorrupt, match="outside 0..1"):
-        nb101_data.import_files([tmp_path / "pct.csv"], tmp_path / "d")
+        nb101_table.import_files([tmp_path / "pct.csv"], tmp_path / "d")
     df = small_csv(stats)
     df.loc[2, "operations_pruned"] = ""
     df.to_csv(tmp_path / "half.csv", index=False)
     with pytest.raises(DataCorrupt, match="but not both"):
-        nb101_data.import_files([tmp_path / "half.csv"], tmp_path / "d")
+        nb101_table.import_files([tmp_path / "half.csv"], tmp_path / "d")
     df = pd.concat([small_csv(stats), small_csv(stats).iloc[:1]])
     df.to_csv(tmp_path / "dup.csv", index=False)
     with pytest.raises(DataCorrupt, match="duplicate module_hash"):
-        nb101_data.import_files([tmp_path / "dup.csv"], tmp_path / "d")
+        nb101_table.import_files([tmp_path / "dup.csv"], tmp_path / "d")
 
 
 # ---------------------------------------------------------------- wrong, corrupt and truncated files
@@ -266,7 +271,7 @@ def test_wrong_hash_is_wrong_version(tmp_path, stats, writer, suffix):
     path = tmp_path / f"bad{suffix}"
     writer(path, wrong_hash_stats(stats))
     with pytest.raises(DataCorrupt, match="wrong benchmark version or corrupt file"):
-        nb101_data.import_files([path], tmp_path / "d")
+        nb101_table.import_files([path], tmp_path / "d")
     assert not stored("nb101", tmp_path / "d").exists()
 
 
@@ -276,7 +281,7 @@ def test_wrong_hash_in_csv(tmp_path, stats):
     df.loc[1, "operations_pruned"], df.loc[2, "operations_pruned"] = df.loc[2, "operations_pruned"], df.loc[1, "operations_pruned"]
     df.to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(DataCorrupt, match=r"row 3 .*wrong benchmark version or corrupt file"):
-        nb101_data.import_files([tmp_path / "t.csv"], tmp_path / "d")
+        nb101_table.import_files([tmp_path / "t.csv"], tmp_path / "d")
 
 
 def test_broken_tfrecords(tmp_path, stats):
@@ -306,11 +311,11 @@ def test_broken_tfrecords(tmp_path, stats):
                   "epochs.tfrecord": (None, r"record 5 .*100 epochs"),
                   "four.tfrecord": (None, r"record 12 .*more than 3 runs")})
     target = tmp_path / "d"
-    nb101_data.import_files([tmp_path / "good.tfrecord"], target)
+    nb101_table.import_files([tmp_path / "good.tfrecord"], target)
     before = stored("nb101", target).table_path.read_bytes()
     for name, (_, pattern) in cases.items():
         with pytest.raises(DataCorrupt, match=pattern) as err:
-            nb101_data.import_files([tmp_path / name], target)
+            nb101_table.import_files([tmp_path / name], target)
         assert str(tmp_path / name) in str(err.value) and "\n" not in str(err.value)
     assert stored("nb101", target).table_path.read_bytes() == before  # nothing half-written
 
@@ -330,11 +335,11 @@ def test_broken_pickles_and_json(tmp_path, stats):
              "bad.json": "not valid JSON"}
     for name, pattern in cases.items():
         with pytest.raises(DataCorrupt, match=pattern) as err:
-            nb101_data.import_files([tmp_path / name], tmp_path / "d")
+            nb101_table.import_files([tmp_path / name], tmp_path / "d")
         assert "\n" not in str(err.value)
     assert not stored("nb101", tmp_path / "d").exists()
     with pytest.raises(HarnessError, match="does not exist"):
-        nb101_data.import_files([tmp_path / "nope.pkl"], tmp_path / "d")
+        nb101_table.import_files([tmp_path / "nope.pkl"], tmp_path / "d")
 
 
 # ---------------------------------------------------------------- merging several files
@@ -344,17 +349,17 @@ def test_merge_by_hash_and_conflicts(tmp_path, stats):
     extra = {h: more[h] for h in list(more)[4:]}
     write_json(tmp_path / "a.json", stats)
     write_pickle(tmp_path / "b.pkl", {**extra, **dict(list(stats.items())[:1])})  # overlaps one cell
-    table = nb101_data.import_files([tmp_path / "a.json", tmp_path / "b.pkl"], tmp_path / "d")
+    table = nb101_table.import_files([tmp_path / "a.json", tmp_path / "b.pkl"], tmp_path / "d")
     assert table.manifest()["n_rows"] == 6 and len(table.manifest()["sources"]) == 2
     conflicting = json.loads(json.dumps(stats))
     next(iter(conflicting.values()))["computed"]["108"][0]["final_test_accuracy"] = 0.5
     write_json(tmp_path / "c.json", conflicting)
     with pytest.raises(DataCorrupt, match=r"disagree on test@108/r0 of cell"):
-        nb101_data.import_files([tmp_path / "a.json", tmp_path / "c.json"], tmp_path / "d")
+        nb101_table.import_files([tmp_path / "a.json", tmp_path / "c.json"], tmp_path / "d")
     assert stored("nb101", tmp_path / "d").manifest()["n_rows"] == 6
     # the CSV fills 4/12/36 epochs; its r0 at 108 equals the JSON's r0, so the merge is consistent
     small_csv(stats, specs=False).to_csv(tmp_path / "e.csv", index=False)
-    t = nb101_data.import_files([tmp_path / "e.csv", tmp_path / "a.json"], tmp_path / "m").read().to_pandas()
+    t = nb101_table.import_files([tmp_path / "e.csv", tmp_path / "a.json"], tmp_path / "m").read().to_pandas()
     assert (t["adjacency"] != "").all() and t["val@4/r0"].eq(30.0).all() and t["val@108/r2"].notna().all()
 
 
@@ -362,7 +367,7 @@ def test_merge_by_hash_and_conflicts(tmp_path, stats):
 
 def test_evaluator_mean_and_repeats(tmp_path, stats):
     write_pickle(tmp_path / "s.pkl", stats)
-    nb101_data.import_files([tmp_path / "s.pkl"], tmp_path / "d")
+    nb101_table.import_files([tmp_path / "s.pkl"], tmp_path / "d")
     ev = NB101Benchmark(tmp_path / "d")
     assert ev.fidelities == (108,) and ev.n_repeats(108) == 3 and ev.dataset == "cifar10"
     specs = [spec_of(c) for c in stats.values()]
@@ -389,14 +394,14 @@ def test_evaluator_mean_and_repeats(tmp_path, stats):
         ev.evaluate(specs, 36, [-1] * len(specs))
     with pytest.raises(HarnessError, match="repeat 0..2"):
         ev.evaluate(specs[:1], 108, [3])
-    with pytest.raises(HarnessError, match="one dataset"):
-        nb101_data.make_evaluator("cifar100", tmp_path / "d", None)
-    assert isinstance(nb101_data.make_evaluator("cifar10", tmp_path / "d", nb101.NB101Space()), NB101Benchmark)
+    with pytest.raises(HarnessError, match="no trained NB101 setting"):
+        nb101_evaluator.make_evaluator("cifar100", tmp_path / "d", None)
+    assert isinstance(nb101_evaluator.make_evaluator("cifar10", tmp_path / "d", nb101.NB101Space()), NB101Benchmark)
 
 
 def test_unpruned_spec_finds_its_pruned_cell(tmp_path, stats):
     write_json(tmp_path / "s.json", stats)
-    nb101_data.import_files([tmp_path / "s.json"], tmp_path / "d")
+    nb101_table.import_files([tmp_path / "s.json"], tmp_path / "d")
     ev = NB101Benchmark(tmp_path / "d", nb101.NB101Space())
     h, cell = next((h, c) for h, c in stats.items() if len(c["module_operations"]) == 3)
     # input -> v1 -> output plus a dangling vertex 2 (pruned away by the benchmark)
@@ -421,21 +426,21 @@ def test_unsorted_table_is_corrupt(tmp_path):
 
 def test_verify_partial_and_tampered(tmp_path, stats):
     write_json(tmp_path / "s.json", stats)
-    table = nb101_data.import_files([tmp_path / "s.json"], tmp_path / "d")
-    info = nb101_data.verify(table)
+    table = nb101_table.import_files([tmp_path / "s.json"], tmp_path / "d")
+    info = nb101_table.verify(table)
     assert info["rows"] == 4 and info["partial"] is True and info["checksum_ok"] is True
-    assert info["problems"] == [f"4 of {nb101_data.N_CELLS} cells (partial import)"]
+    assert info["problems"] == [f"4 of {nb101_table.N_CELLS} cells (partial import)"]
     best = max(np.mean([100 * r["final_test_accuracy"] for r in c["computed"]["108"]]) for c in stats.values())
     assert info["best_mean_test"] == pytest.approx(best)
     with open(table.table_path, "ab") as fh:
         fh.write(b"x")
-    info = nb101_data.verify(table)
+    info = nb101_table.verify(table)
     assert info["checksum_ok"] is False and "checksum" in info["problems"][0]
 
 
 def full_sized_table(data_dir, best_test: float) -> None:
     """423,624 rows (random hashes) whose best mean test accuracy is ``best_test``."""
-    n = nb101_data.N_CELLS
+    n = nb101_table.N_CELLS
     rng = np.random.default_rng(0)
     hashes = np.unique(rng.integers(0, 2**63, size=n + 1000))[:n]
     cols = {"module_hash": pa.array([f"{x:032x}" for x in hashes])}
@@ -449,10 +454,10 @@ def full_sized_table(data_dir, best_test: float) -> None:
 
 def test_verify_full_table_checks_the_published_optimum(tmp_path):
     full_sized_table(tmp_path / "ok", 94.317)
-    info = nb101_data.verify(stored("nb101", tmp_path / "ok"))
-    assert info["problems"] == [] and info["rows"] == nb101_data.N_CELLS and "94.317" in info["optimum"]
+    info = nb101_table.verify(stored("nb101", tmp_path / "ok"))
+    assert info["problems"] == [] and info["rows"] == nb101_table.N_CELLS and "94.317" in info["optimum"]
     full_sized_table(tmp_path / "bad", 93.0)
-    (problem,) = nb101_data.verify(stored("nb101", tmp_path / "bad"))["problems"]
+    (problem,) = nb101_table.verify(stored("nb101", tmp_path / "bad"))["problems"]
     assert "expected 94.32" in problem
 
 
@@ -464,8 +469,8 @@ def nb101_files(shared_data):
 
 
 def test_shared_pickle_and_json_agree(nb101_files, tmp_path):
-    a = nb101_data.import_files([nb101_files / "naslib_nb101_dummy_30.pkl"], tmp_path / "a").read()
-    b = nb101_data.import_files([nb101_files / "nb101_30_full_stats.json"], tmp_path / "b").read()
+    a = nb101_table.import_files([nb101_files / "naslib_nb101_dummy_30.pkl"], tmp_path / "a").read()
+    b = nb101_table.import_files([nb101_files / "nb101_30_full_stats.json"], tmp_path / "b").read()
     assert a.num_rows == 30 and a.equals(b)
 
 
@@ -473,14 +478,14 @@ def test_shared_json_as_tfrecord_round_trip(nb101_files, tmp_path):
     """The 30 real cells written in the official tfrecord format import to the same table."""
     real = json.loads((nb101_files / "nb101_30_full_stats.json").read_text())
     write_tfrecord(tmp_path / "nasbench_only108.tfrecord", real)
-    a = nb101_data.import_files([tmp_path / "nasbench_only108.tfrecord"], tmp_path / "a").read()
-    b = nb101_data.import_files([nb101_files / "nb101_30_full_stats.json"], tmp_path / "b").read()
+    a = nb101_table.import_files([tmp_path / "nasbench_only108.tfrecord"], tmp_path / "a").read()
+    b = nb101_table.import_files([nb101_files / "nb101_30_full_stats.json"], tmp_path / "b").read()
     assert a.equals(b)
 
 
 def test_shared_evaluator_against_hand_computed_values(nb101_files, tmp_path):
     real = json.loads((nb101_files / "nb101_30_full_stats.json").read_text())
-    nb101_data.import_files([nb101_files / "nb101_30_full_stats.json"], tmp_path)
+    nb101_table.import_files([nb101_files / "nb101_30_full_stats.json"], tmp_path)
     ev = NB101Benchmark(tmp_path)
     h = "ff92c322c5d9d3d587d9c146a63d0807"
     runs = real[h]["computed"]["108"]
@@ -494,12 +499,12 @@ def test_shared_evaluator_against_hand_computed_values(nb101_files, tmp_path):
         (r,) = ev.evaluate([spec_of(real[h])], 108, [k])
         assert (r.val_acc, r.test_acc, r.cost_s) == pytest.approx(
             (100 * runs[k]["final_validation_accuracy"], 100 * runs[k]["final_test_accuracy"], runs[k]["final_training_time"]))
-    info = nb101_data.verify(stored("nb101", tmp_path))
+    info = nb101_table.verify(stored("nb101", tmp_path))
     assert info["best_mean_test"] == pytest.approx(92.96875198682149)  # PROVENANCE: max test over the 30 is 0.9297
 
 
 def test_shared_20k_csv(nb101_files, tmp_path):
-    table = nb101_data.import_files([nb101_files / "nb101_20k_val_acc_by_hash.csv"], tmp_path)
+    table = nb101_table.import_files([nb101_files / "nb101_20k_val_acc_by_hash.csv"], tmp_path)
     t = table.read(["module_hash", "adjacency", "val@108/r0", "test@108/r0", "params"]).to_pandas()
     assert len(t) == 20_001 and (t["adjacency"] != "").sum() == 521
     assert t["test@108/r0"].isna().all()

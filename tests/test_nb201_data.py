@@ -7,14 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.data.store import stored
+from blackboxes.nb201 import readers as nb201_readers
+from blackboxes.nb201 import table as nb201_table
+from blackboxes.nb201.evaluator import NB201Benchmark
+from harness.data.store import StoredTable, stored
 from harness.errors import DataCorrupt, DataMissing, HarnessError
-from spaces import nb201, nb201_data
-from spaces.nb201_data import NB201Benchmark
+from spaces import nb201
 
 
 def test_shared_import_gives_published_optimum(nb201_data_dir):
-    info = nb201_data.verify(stored("nb201", nb201_data_dir))
+    info = nb201_table.verify(stored("nb201", nb201_data_dir))
     assert info["problems"] == []
     assert info["rows"] == nb201.N_CELLS
     ev = NB201Benchmark("cifar10-valid", nb201_data_dir)
@@ -56,7 +58,7 @@ def test_more_seeds_win_a_shared_column(tmp_path, shared_data):
     # cifar10-valid/test@200 exists in both the 3-seed mean and NASLib's single seed: the mean wins
     files = [shared_data / "nb201" / "nb201_val_acc_200ep_naslib.csv",
              shared_data / "nb201" / "nas_landscapes_cifar10-valid_avg.csv"]
-    table = nb201_data.import_files(files, tmp_path)
+    table = nb201_table.import_files(files, tmp_path)
     prov = table.manifest()["columns_provenance"]["cifar10-valid/test@200"]
     assert prov["seeds"] == 3 and prov["source"].endswith("nas_landscapes_cifar10-valid_avg.csv")
 
@@ -67,7 +69,7 @@ def test_naslib_cifar10_values_are_test_accuracies(shared_data):
     on_10k_grid = np.isclose(np.round(naslib * 100) / 100, naslib, atol=1e-6).mean()
     on_25k_grid = np.isclose(np.round(naslib / 0.004) * 0.004, naslib, atol=1e-6).mean()
     assert on_10k_grid == 1.0 and on_25k_grid < 0.6
-    table = nb201_data._table_frame(shared_data / "nb201" / "nb201_val_acc_200ep_naslib.csv")
+    table = nb201_readers._table_frame(shared_data / "nb201" / "nb201_val_acc_200ep_naslib.csv")
     assert "cifar10-valid/test@200" in table.df.columns and "cifar10-valid/val@200" not in table.df.columns
 
 
@@ -88,7 +90,7 @@ def _native(tmp_path, rows=3, **extra):
 
 def test_native_round_trip_and_partial_lookup(tmp_path):
     path, archs = _native(tmp_path)
-    table = nb201_data.import_files([path], tmp_path / "d")
+    table = nb201_table.import_files([path], tmp_path / "d")
     assert table.manifest()["partial"] is True
     ev = NB201Benchmark("cifar10-valid", tmp_path / "d")
     got = ev.evaluate(archs, 200, [-1] * 3)
@@ -99,14 +101,14 @@ def test_native_round_trip_and_partial_lookup(tmp_path):
     assert ev.fidelities == (200,)
     parquet = tmp_path / "native.parquet"
     pd.read_csv(path).to_parquet(parquet)
-    again = nb201_data.import_files([parquet], tmp_path / "d2")
+    again = nb201_table.import_files([parquet], tmp_path / "d2")
     assert again.read().equals(table.read())
 
 
 def test_import_is_deterministic(tmp_path):
     path, _ = _native(tmp_path)
-    a = nb201_data.import_files([path], tmp_path / "a")
-    b = nb201_data.import_files([path], tmp_path / "b")
+    a = nb201_table.import_files([path], tmp_path / "a")
+    b = nb201_table.import_files([path], tmp_path / "b")
     assert a.table_path.read_bytes() == b.table_path.read_bytes()
 
 
@@ -114,23 +116,23 @@ def test_bad_files_give_one_line_errors(tmp_path):
     junk = tmp_path / "junk.csv"
     junk.write_text("a,b\n1,2\n")
     with pytest.raises(DataCorrupt, match="unknown NB201 table layout"):
-        nb201_data.import_files([junk], tmp_path / "d")
+        nb201_table.import_files([junk], tmp_path / "d")
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(DataCorrupt, match="not a readable"):
-        nb201_data.import_files([broken], tmp_path / "d")
+        nb201_table.import_files([broken], tmp_path / "d")
     path, _ = _native(tmp_path)
     df = pd.read_csv(path).drop(columns="index")
     df.to_csv(tmp_path / "noindex.csv", index=False)
     with pytest.raises(DataCorrupt, match="lacks columns index"):
-        nb201_data.import_files([tmp_path / "noindex.csv"], tmp_path / "d")
+        nb201_table.import_files([tmp_path / "noindex.csv"], tmp_path / "d")
     df = pd.read_csv(path)
     df.loc[0, "arch_str"] = "|bogus~0|"
     df.to_csv(tmp_path / "badarch.csv", index=False)
     with pytest.raises(DataCorrupt, match="not an NB201 arch string"):
-        nb201_data.import_files([tmp_path / "badarch.csv"], tmp_path / "d")
+        nb201_table.import_files([tmp_path / "badarch.csv"], tmp_path / "d")
     with pytest.raises(HarnessError, match="does not exist"):
-        nb201_data.import_files([tmp_path / "nope.csv"], tmp_path / "d")
+        nb201_table.import_files([tmp_path / "nope.csv"], tmp_path / "d")
     assert not (tmp_path / "d" / "nb201").exists(), "nothing half-written"
 
 
@@ -141,7 +143,7 @@ def test_conflicting_sources_are_refused(tmp_path):
     other = tmp_path / "other.csv"
     df.to_csv(other, index=False)
     with pytest.raises(DataCorrupt, match="wrong benchmark version"):
-        nb201_data.import_files([path, other], tmp_path / "d")
+        nb201_table.import_files([path, other], tmp_path / "d")
 
 
 def test_missing_table_names_the_command(data_dir):
@@ -156,13 +158,13 @@ def test_cifar10_has_no_validation_split(nb201_data_dir):
 
 def test_verify_detects_tampering(tmp_path):
     path, _ = _native(tmp_path)
-    table = nb201_data.import_files([path], tmp_path / "d")
+    table = nb201_table.import_files([path], tmp_path / "d")
     assert table.checksum_ok()
     data = bytearray(table.table_path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     table.table_path.write_bytes(bytes(data))
     assert not table.checksum_ok()
-    info = nb201_data.verify(table)
+    info = nb201_table.verify(table)
     assert any("checksum" in p for p in info["problems"])
     table.table_path.unlink()
     with pytest.raises(DataMissing):
@@ -180,13 +182,13 @@ def test_lookup_matches_vectorised_numpy(nb201_data_dir):
 
 
 def test_embedded_table_is_exactly_the_public_tables(shared_data, tmp_path):
-    rebuilt = nb201_data.build_embedded(shared_data / "nb201", tmp_path / "embedded" / "nb201")
-    shipped = nb201_data.StoredTable("nb201", nb201_data.EMBEDDED_DIR)
+    rebuilt = nb201_table.build_embedded(shared_data / "nb201", tmp_path / "embedded" / "nb201")
+    shipped = StoredTable("nb201", nb201_table.EMBEDDED_DIR)
     assert rebuilt.table_path.read_bytes() == shipped.table_path.read_bytes()
     assert rebuilt.manifest()["columns_provenance"] == shipped.manifest()["columns_provenance"]
 
 
 def test_import_embedded(data_dir):
-    table = nb201_data.import_embedded(data_dir)
+    table = nb201_table.import_embedded(data_dir)
     assert table.manifest()["embedded"] is True
-    assert nb201_data.verify(table)["problems"] == []
+    assert nb201_table.verify(table)["problems"] == []

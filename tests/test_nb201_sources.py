@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blackboxes.nb201 import official as src
 from harness.errors import DataCorrupt, HarnessError
 from spaces import nb201
-from spaces import nb201_sources as src
 
 OFFICIAL = src.official_arch_strings()
 SPLIT_CODE = {"x-valid": 1.0, "x-test": 2.0, "ori-test": 3.0}

@@ -9,7 +9,7 @@ from harness.cli import main
 from harness.protocols import PROTOCOLS, get_protocol
 from harness.errors import HarnessError
 from spaces import nb201
-from spaces.nb201_data import NB201Benchmark
+from blackboxes.nb201.evaluator import NB201Benchmark
 
 
 def _run(capsys, tmp_path, data_dir, *extra):

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import PROJECT_ROOT
+
 from harness.report.build import build_report
 
 RESULTS = PROJECT_ROOT / "results"

@@ -79,7 +79,7 @@ def _independent(out, dataset, q):
 
 
 def test_table_values_match_pandas_on_real_runs(tmp_path, nb201_data_dir):
-    from harness.runner import RunConfig
+    from harness.config import RunConfig
     from harness.study import Study, run_study
 
     for d in ("cifar10-valid", "cifar100"):

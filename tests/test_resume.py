@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from harness import runner
+from harness.config import RunConfig
 from harness.errors import HarnessError
-from harness.runner import RunConfig
 from strategies.registry import STRATEGIES
 
 GREEDY = "tests_greedy"
@@ -55,9 +55,9 @@ class Crash(BaseException):  # not an Exception: the runner must not record it a
 
 def test_resume_after_a_crash_is_byte_identical(nb201_data_dir, tmp_path, monkeypatch):
     ref = runner.execute(cfg(), tmp_path / "ref", nb201_data_dir)
-    from spaces import nb201_data
+    from blackboxes.nb201.evaluator import NB201Benchmark
 
-    original = nb201_data.NB201Benchmark.evaluate
+    original = NB201Benchmark.evaluate
     calls = {"n": 0}
 
     def dying(self, archs, fidelity, seeds):
@@ -66,14 +66,14 @@ def test_resume_after_a_crash_is_byte_identical(nb201_data_dir, tmp_path, monkey
             raise Crash("power cut")
         return original(self, archs, fidelity, seeds)
 
-    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", dying)
+    monkeypatch.setattr(NB201Benchmark, "evaluate", dying)
     with pytest.raises(Crash):
         runner.execute(cfg(), tmp_path / "crash", nb201_data_dir)
     paths = cfg().paths(tmp_path / "crash")
     assert paths.journal.is_file() and not paths.trajectory.exists()
     lines = paths.journal.read_text().splitlines()
     assert len(lines) == 1 + 5  # header + the five batches evaluated before the crash
-    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", original)
+    monkeypatch.setattr(NB201Benchmark, "evaluate", original)
     calls["n"] = 0
     counted = {"n": 0}
 
@@ -81,7 +81,7 @@ def test_resume_after_a_crash_is_byte_identical(nb201_data_dir, tmp_path, monkey
         counted["n"] += 1
         return original(self, archs, fidelity, seeds)
 
-    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", counting)
+    monkeypatch.setattr(NB201Benchmark, "evaluate", counting)
     out = runner.execute(cfg(), tmp_path / "crash", nb201_data_dir)
     assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
     assert counted["n"] == 14 - 5, "journaled batches are not evaluated again"
@@ -92,9 +92,9 @@ def test_resume_after_a_crash_is_byte_identical(nb201_data_dir, tmp_path, monkey
 
 
 def _crash_after(monkeypatch, n_calls):
-    from spaces import nb201_data
+    from blackboxes.nb201.evaluator import NB201Benchmark
 
-    original = nb201_data.NB201Benchmark.evaluate
+    original = NB201Benchmark.evaluate
     calls = {"n": 0}
 
     def dying(self, archs, fidelity, seeds):
@@ -103,8 +103,8 @@ def _crash_after(monkeypatch, n_calls):
             raise Crash("power cut")
         return original(self, archs, fidelity, seeds)
 
-    monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", dying)
-    return lambda: monkeypatch.setattr(nb201_data.NB201Benchmark, "evaluate", original)
+    monkeypatch.setattr(NB201Benchmark, "evaluate", dying)
+    return lambda: monkeypatch.setattr(NB201Benchmark, "evaluate", original)
 
 
 def test_torn_journal_tail_is_dropped(nb201_data_dir, tmp_path, monkeypatch):
@@ -204,9 +204,10 @@ class Drifting:
     default_fidelity = 200
     dataset = "cifar10-valid"
     journal_fsync = True
+    stateful = True
 
     def __init__(self, space, crash_at=None):
-        from harness.conformance import SyntheticBenchmark
+        from harness.testing import SyntheticBenchmark
 
         self.inner = SyntheticBenchmark(space, fidelities=(200,))
         self.steps = 0
@@ -217,7 +218,7 @@ class Drifting:
         if self.crash_at is not None and self.steps == self.crash_at:
             raise Crash("mid-evaluation")
         out = self.inner.evaluate(archs, fidelity, seeds)
-        from harness.evaluation import Result
+        from harness.contracts import Result
 
         return [Result(r.val_acc + 0.01 * self.steps, r.test_acc, 1.0) for r in out]
 

@@ -2,20 +2,19 @@
 halving, resuming from a state_dict, and a comparison with random search on the real NB201 table."""
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import math
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.evaluation import Observation, Proposal, RunContext
-from harness.runner import RunConfig, execute
+from harness.config import RunConfig
+from harness.contracts import Observation, RunContext
+from harness.runner import execute
+from harness.testing import check_resume, drive, unit
 from spaces.nb101 import MAX_EDGES, NB101Space
 from spaces.nb201 import NB201Space
 from strategies.bohb import BOHB, BOHBNB201, CategoricalKDE, bracket_sizes, promote
@@ -26,15 +25,11 @@ from strategies.reinforce import Reinforce
 NB201_CTX = RunContext(fidelities=(12, 200), fidelity=200, budget=150, time_budget=None)
 
 
-def _unit(text: str) -> float:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
-
-
 def _noisy(space):
     """A deterministic objective with structure: more 'high' op labels score more, plus noise."""
     def objective(arch, fidelity):
         X = space.to_dag(arch).X
-        return 40.0 + 5.0 * float(np.mean(X)) + 10.0 * _unit(f"{space.canonical_id(arch)}|{fidelity}")
+        return 40.0 + 5.0 * float(np.mean(X)) + 10.0 * unit(f"{space.canonical_id(arch)}|{fidelity}")
     return objective
 
 
@@ -44,40 +39,19 @@ def _make(cls, space, seed=0, ctx=NB201_CTX, **kw):
     return s
 
 
+def _log(steps):
+    """(arch string, fidelity, info) per query of a ``drive(..., full=True)``."""
+    return [(s.arch, s.observation.fidelity, dict(s.proposal.info)) for s in steps]
+
+
 def _drive(strategy, space, objective, steps, n=1):
-    """ask/tell ``steps`` times like the runner; returns (arch string, fidelity, info) per query."""
-    log = []
-    for _ in range(steps):
-        props = [p if isinstance(p, Proposal) else Proposal(p) for p in strategy.ask(n)]
-        obs = []
-        for p in props:
-            assert space.is_valid(p.arch)
-            fid = p.fidelity or 200
-            val = objective(p.arch, fid)
-            status = "ok" if math.isfinite(val) else "failed"
-            obs.append(Observation(p.arch, space.canonical_id(p.arch), val, 1.0, fid, status))
-            log.append((space.to_str(p.arch), fid, dict(p.info)))
-        strategy.tell(obs)
-    return log
+    return _log(drive(strategy, space, objective, steps, n, full=True))
 
 
-def _round_trip(state):
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=False)
-
-
-def _check_resume(cls, space, objective, k, rest, n, **kw):
-    """k steps, save, load into a fresh instance with another seed, continue == uninterrupted."""
-    straight = _make(cls, space, **kw)
-    expected = _drive(straight, space, objective, k + rest, n)
-    first = _make(cls, space, **kw)
-    assert _drive(first, space, objective, k, n) == expected[: k * n]
-    resumed = _make(cls, space, seed=999, **kw)
-    resumed.load_state_dict(_round_trip(first.state_dict()))
-    assert _drive(resumed, space, objective, rest, n) == expected[k * n:]
-    return expected
+def _check_resume(cls, space, objective, k, rest, n):
+    """k steps, store the state, load it into a fresh instance with another seed, continue: the
+    same queries as uninterrupted (``harness.testing.check_resume``); the uninterrupted log."""
+    return _log(check_resume(cls, space, objective, k, rest, n, context=NB201_CTX, seed=0, label=cls.__name__))
 
 
 # ---------------------------------------------------------------- the decision view
@@ -155,7 +129,7 @@ def test_successive_halving_promotes_the_top_third_and_never_a_failure():
     bohb = _make(BOHB, space, ctx=ctx)  # rungs 1, 3, 9, 27: fidelities above the run's are unused
 
     def score(arch):
-        return 100 * _unit(str(arch))
+        return 100 * unit(str(arch))
 
     def tell(props, failed=None):
         bohb.tell([Observation(p.arch, "", math.nan if p.arch == failed else score(p.arch), 1.0, p.fidelity,
@@ -193,7 +167,7 @@ def test_bohb_model_proposes_better_than_random_on_a_synthetic_objective():
     target = (3, 3, 1, 3, 2, 3)
 
     def objective(arch, fidelity):
-        return 95.0 - 10.0 * sum(a != t for a, t in zip(arch, target)) + _unit(str(arch))
+        return 95.0 - 10.0 * sum(a != t for a, t in zip(arch, target)) + unit(str(arch))
 
     ctx = RunContext(fidelities=(200,), fidelity=200, budget=80, time_budget=None)
     log = _drive(_make(BOHB, space, ctx=ctx), space, objective, 80)
@@ -228,7 +202,7 @@ def nb201_runs(nb201_data_dir, tmp_path_factory):
     """``run(strategy, **budget)``: SEEDS runs through the runner on cifar10-valid at fidelity 200
     (12 also available); returns each run's best 200-epoch validation accuracy, the fidelities
     queried and the keys logged in ``extra``."""
-    from spaces.nb201_data import NB201Benchmark
+    from blackboxes.nb201.evaluator import NB201Benchmark
 
     evaluator = NB201Benchmark("cifar10-valid", nb201_data_dir)
     out = tmp_path_factory.mktemp("runs")

@@ -2,8 +2,6 @@
 real NB201 table REA and local search beat random search."""
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import math
 
@@ -11,24 +9,32 @@ import networkx as nx
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness import runner
-from harness.conformance import SyntheticBenchmark
+from harness.config import RunConfig
+from harness.contracts import (
+    DagConstraints,
+    LabelledDAG,
+    Proposal,
+    RunContext,
+)
 from harness.errors import HarnessError
-from harness.evaluation import Observation, Proposal, RunContext
-from harness.runner import RunConfig
-from spaces.base import DagConstraints, LabelledDAG
+from harness.testing import SyntheticBenchmark, check_resume, drive, unit
 from spaces.nb201 import NB201Space
 from strategies import graph_models
-from strategies.graph_models import ErdosRenyiSearch, WattsStrogatzSearch, orient_and_label
+from strategies.graph_models import (
+    ErdosRenyiSearch,
+    WattsStrogatzSearch,
+    orient_and_label,
+)
 from strategies.local_search import LocalSearch
 from strategies.rea import RegularizedEvolution, RegularizedEvolutionNB201
 from strategies.registry import STRATEGIES
 
 NB201 = NB201Space()
 CTX = RunContext(fidelities=(12, 200), fidelity=200, budget=None, time_budget=None)
-HAS_NB101 = importlib.util.find_spec("spaces.nb101") is not None
 
 TARGETS = {
     "er": "strategies.graph_models:ErdosRenyiSearch",
@@ -39,17 +45,13 @@ TARGETS = {
 }
 
 
-def _hash01(text: str) -> float:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
-
-
 def objective(space, failures: float = 0.0):
     """A deterministic synthetic validation accuracy: op-index sum plus hashed noise, some failing."""
     def f(arch) -> float:
         cid = space.canonical_id(arch)
-        if _hash01("fail|" + cid) < failures:
+        if unit("fail|" + cid) < failures:
             return math.nan
-        return float(sum(space.to_dag(arch).X)) + 0.5 * _hash01(cid)
+        return float(sum(space.to_dag(arch).X)) + 0.5 * unit(cid)
     return f
 
 
@@ -58,20 +60,9 @@ def setup(strategy, seed: int = 0, space=NB201):
     return strategy
 
 
-def drive(strategy, f, steps: int, n: int = 1, space=NB201) -> list[tuple]:
-    """ask(n)/tell ``steps`` times against ``f``; returns (arch, val) per query."""
-    log = []
-    for _ in range(steps):
-        archs = [p.arch if isinstance(p, Proposal) else p for p in strategy.ask(n)]
-        assert len(archs) == n
-        obs = []
-        for a in archs:
-            v = f(a)
-            ok = math.isfinite(v)
-            obs.append(Observation(a, space.canonical_id(a), v, 1.0, 200, "ok" if ok else "failed"))
-            log.append((a, v))
-        strategy.tell(obs)
-    return log
+def queries(strategy, f, steps: int, n: int = 1, space=NB201) -> list[tuple]:
+    """(arch, val) per query of ``steps`` ask(n)/tell rounds against ``f`` (``harness.testing.drive``)."""
+    return [(s.proposal.arch, s.observation.val_acc) for s in drive(strategy, space, f, steps, n, full=True)]
 
 
 # -- ER / WS ------------------------------------------------------------------------------------
@@ -198,7 +189,7 @@ def _check_first_improvement(log, num_init):
 
 def test_local_search_moves_on_first_improvement_and_restarts_at_local_optima():
     f = objective(NB201)
-    log = drive(setup(LocalSearch(num_init=10), 4), f, 400)
+    log = queries(setup(LocalSearch(num_init=10), 4), f, 400)
     assert _check_first_improvement(log, 10) >= 2
     best = max(v for _, v in log)
     assert best >= 30, "climbing the op-sum objective reaches the all-avg_pool region"
@@ -206,7 +197,7 @@ def test_local_search_moves_on_first_improvement_and_restarts_at_local_optima():
 
 def test_local_search_full_variant_scans_the_whole_neighbourhood_then_takes_its_best():
     f = objective(NB201)
-    log = drive(setup(LocalSearch(num_init=3, variant="full"), 2), f, 120)
+    log = queries(setup(LocalSearch(num_init=3, variant="full"), 2), f, 120)
     seen = {NB201.canonical_id(a) for a, _ in log[:3]}
     cur = max(log[:3], key=lambda s: s[1])
 
@@ -230,12 +221,12 @@ def test_local_search_full_variant_scans_the_whole_neighbourhood_then_takes_its_
 
 def test_local_search_batches_and_failures():
     f = objective(NB201, failures=0.2)
-    log = drive(setup(LocalSearch(), 5), f, 50, n=4)
+    log = queries(setup(LocalSearch(), 5), f, 50, n=4)
     assert len(log) == 200 and len({NB201.canonical_id(a) for a, _ in log}) == 200
     assert any(math.isnan(v) for _, v in log)
     for variant in ("first", "full"):
         s = setup(LocalSearch(num_init=2, variant=variant), 6)
-        drive(s, lambda a: math.nan, 5, n=3)  # every evaluation failing: keeps drawing new starts
+        queries(s, lambda a: math.nan, 5, n=3)  # every evaluation failing: keeps drawing new starts
 
 
 def test_local_search_refuses_bad_parameters():
@@ -261,15 +252,15 @@ def _population(s):
 def test_rea_fills_population_then_ages_out_the_oldest():
     f = objective(NB201)
     s = setup(RegularizedEvolution(population_size=5, sample_size=2), 0)
-    init = drive(s, f, 5)
+    init = queries(s, f, 5)
     assert _population(s) == [a for a, _ in init]
     for _ in range(12):
         before = _population(s)
-        (child, _), = drive(s, f, 1)
+        (child, _), = queries(s, f, 1)
         assert _population(s) == before[1:] + [child]
     # a failed child is discarded: nobody ages out
     before = _population(s)
-    drive(s, lambda a: math.nan, 3)
+    queries(s, lambda a: math.nan, 3)
     assert _population(s) == before
 
 
@@ -277,16 +268,16 @@ def test_rea_mutates_the_tournament_winner():
     f = objective(NB201)
     space = _RecordingSpace()
     s = setup(RegularizedEvolution(population_size=4, sample_size=60), 1, space)
-    drive(s, f, 4, space=space)
+    queries(s, f, 4, space=space)
     for _ in range(15):
         pop = _population(s)
         best = max(pop, key=f)
-        (child, _), = drive(s, f, 1, space=space)
+        (child, _), = queries(s, f, 1, space=space)
         assert space.parents[-1] == best, "a large tournament (with replacement) contains the best"
         assert sum(x != y for x, y in zip(best, child)) == 1
     space = _RecordingSpace()
     s = setup(RegularizedEvolution(population_size=6, sample_size=1), 1, space)
-    drive(s, f, 30, space=space)
+    queries(s, f, 30, space=space)
     assert len(set(space.parents)) > 3, "a tournament of one picks members uniformly, not the best"
 
 
@@ -294,7 +285,7 @@ def test_rea_nb201_preset_and_batches():
     assert RegularizedEvolutionNB201().params() == {"population_size": 10, "sample_size": 3}
     assert RegularizedEvolution().params() == {"population_size": 30, "sample_size": 10}
     s = setup(RegularizedEvolutionNB201(), 2)
-    log = drive(s, objective(NB201, failures=0.2), 12, n=5)
+    log = queries(s, objective(NB201, failures=0.2), 12, n=5)
     assert len(log) == 60 and len(_population(s)) == 10
 
 
@@ -310,38 +301,24 @@ FACTORIES = {
 }
 
 
-def _round_trip(make, space, f, k: int, more: int, n: int):
-    straight = setup(make(), 11, space)
-    first = drive(straight, f, k, n, space)
-    rest = drive(straight, f, more, n, space)
-
-    before = setup(make(), 11, space)
-    assert drive(before, f, k, n, space) == first, "same seed, same trajectory"
-    state = json.loads(json.dumps(before.state_dict()))  # JSON-able plain data
-    resumed = setup(make(), 11, space)
-    resumed.load_state_dict(state)
-    return rest, drive(resumed, f, more, n, space)
-
-
 @pytest.mark.parametrize("k,n", [(3, 1), (17, 1), (40, 1), (9, 3)])
 @pytest.mark.parametrize("name", list(FACTORIES))
 def test_state_round_trip_continues_identically(name, k, n):
-    f = objective(NB201, failures=0.1)
-    expected, resumed = _round_trip(FACTORIES[name], NB201, f, k, 30, n)
-    assert [a for a, _ in resumed] == [a for a, _ in expected]
+    """Resumed at several phases (starts, climbing, after restarts), in batches, with failures;
+    test_conformance's state_round_trip is 12 + 12 single queries with the default parameters."""
+    check_resume(FACTORIES[name], NB201, objective(NB201, failures=0.1), k, 30, n, context=CTX, seed=11, label=name)
 
 
 @pytest.mark.parametrize("name", list(FACTORIES))
 def test_seeds_differ(name):
     f = objective(NB201)
-    a = drive(setup(FACTORIES[name](), 0), f, 15)
-    b = drive(setup(FACTORIES[name](), 1), f, 15)
+    a = queries(setup(FACTORIES[name](), 0), f, 15)
+    b = queries(setup(FACTORIES[name](), 1), f, 15)
     assert a != b
 
 
 # -- NB101 (space only, no benchmark data) ------------------------------------------------------
 
-@pytest.mark.skipif(not HAS_NB101, reason="spaces/nb101.py is not written yet")
 @pytest.mark.parametrize("cls", [ErdosRenyiSearch, WattsStrogatzSearch])
 def test_graph_models_give_valid_nb101_specs(cls):
     from spaces.nb101 import NB101Space, prune
@@ -354,16 +331,12 @@ def test_graph_models_give_valid_nb101_specs(cls):
         assert int(matrix.sum()) <= 9
 
 
-@pytest.mark.skipif(not HAS_NB101, reason="spaces/nb101.py is not written yet")
 @pytest.mark.parametrize("name", list(FACTORIES))
 def test_search_strategies_run_and_round_trip_on_nb101(name):
     from spaces.nb101 import NB101Space
 
     space = NB101Space()
-    f = objective(space, failures=0.1)
-    expected, resumed = _round_trip(FACTORIES[name], space, f, 20, 20, 2)
-    assert [space.canonical_id(a) for a, _ in resumed] == [space.canonical_id(a) for a, _ in expected]
-    assert all(space.is_valid(a) for a, _ in expected)
+    check_resume(FACTORIES[name], space, objective(space, failures=0.1), 20, 20, 2, context=CTX, seed=11, label=name)
 
 
 # -- the real NB201 table -----------------------------------------------------------------------
@@ -373,11 +346,11 @@ SEEDS = range(20)
 
 def test_rea_and_local_search_beat_random_search_on_nb201(nb201_data_dir, tmp_path):
     """Mean best validation accuracy after 150 queries over 20 seeds (the table is built once)."""
-    from spaces.registry import get_space_entry
+    from blackboxes.registry import get_benchmark
 
     for name in ("local_search", "rea", "rea_nb201"):
         STRATEGIES.register(name, TARGETS[name])
-    table = get_space_entry("nb201").make_evaluator("cifar10-valid", nb201_data_dir, NB201)
+    table = get_benchmark("nb201").make_evaluator("cifar10-valid", nb201_data_dir, NB201)
 
     def mean_best(name: str) -> float:
         bests = []

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.data import tfrecord
+from blackboxes.nb101 import tfrecord
 from harness.errors import DataCorrupt
 
 

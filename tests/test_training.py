@@ -1,4 +1,4 @@
-"""harness.training: dataset loaders on tiny official-format files, splits, augmentation, the
+"""blackboxes.training: dataset loaders on tiny official-format files, splits, augmentation, the
 train loop's determinism, the evaluation cache and the job runner."""
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
+from blackboxes.training import data as D  # noqa: E402
+from blackboxes.training.cache import EvalCache, config_hash  # noqa: E402
+from blackboxes.training.loop import TrainConfig, train_and_evaluate  # noqa: E402
+from harness.devices import (  # noqa: E402
+    deterministic_kernels,
+    resolve_device,
+    run_jobs,
+    torch_threads,
+)
 from harness.errors import DataCorrupt, DataMissing, HarnessError  # noqa: E402
-from harness.training import data as D  # noqa: E402
-from harness.training.cache import EvalCache, config_hash  # noqa: E402
-from harness.training.device import deterministic_kernels, resolve_device, run_jobs, torch_threads  # noqa: E402
-from harness.training.loop import TrainConfig, train_and_evaluate  # noqa: E402
 
 
 def _write_cifar(root, n_per_batch=4):

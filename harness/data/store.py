@@ -41,6 +41,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
 class StoredTable:
     benchmark: str
     directory: Path
+    hint: str = ""
+    """What to do when the table is missing (the benchmark's import instruction)."""
 
     @property
     def table_path(self) -> Path:
@@ -82,11 +84,8 @@ class StoredTable:
         return atomic.sha256_file(self.table_path) == expected
 
     def missing_error(self) -> DataMissing:
-        from harness.data.sources import how_to_get
-
-        return DataMissing(
-            f"no {self.benchmark} table in {self.directory.parent}; {how_to_get(self.benchmark)}"
-        )
+        hint = self.hint or f"import it with `python -m harness data import {self.benchmark} <file>`"
+        return DataMissing(f"no {self.benchmark} table in {self.directory.parent}; {hint}")
 
     def read(self, columns: list[str] | None = None) -> pa.Table:
         """Read the table (optionally a subset of columns); corrupt files give a DataCorrupt."""
@@ -111,8 +110,8 @@ class StoredTable:
             ) from None
 
 
-def stored(benchmark: str, data_dir: str | os.PathLike | None = None) -> StoredTable:
-    return StoredTable(benchmark, resolve_data_dir(data_dir) / benchmark)
+def stored(benchmark: str, data_dir: str | os.PathLike | None = None, hint: str = "") -> StoredTable:
+    return StoredTable(benchmark, resolve_data_dir(data_dir) / benchmark, hint)
 
 
 def write_stored(

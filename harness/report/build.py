@@ -95,16 +95,8 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
     notes, checkpoint = _settings_notes(manifests, space, protocol)
     prot = PROTOCOLS.get(protocol)
     checkpoints = list(prot.checkpoints) if prot and prot.checkpoints else ([checkpoint] if checkpoint else [None])
-    result_tables = []
-    if space == "nb101":
-        cps = [q for q in (prot.checkpoints if prot else (150, 300)) if q <= inc["queries_charged"].max()] or [checkpoint]
-        result_tables.append(tables.nb101_table4(inc, caption, tuple(cps)))
-    elif space == "nb201":
-        for q in checkpoints:
-            result_tables.append(tables.nb201_table5(inc, caption, q))
-    else:
-        for d in sorted(rows["dataset"].unique()):
-            result_tables.append(tables.final_table(inc[inc["dataset"] == d], space, d, caption))
+    layout = tables.LAYOUTS.get(space, tables.search_tables)
+    result_tables = layout(inc, space, caption, tables.Checkpoints(prot.checkpoints if prot else None, checkpoint, checkpoints))
     files = []
     for t in result_tables:
         t.notes = notes + t.notes

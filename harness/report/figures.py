@@ -7,8 +7,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from blackboxes.registry import get_benchmark
 from harness.report.plotting import plt, save_figure
-from spaces.registry import get_space_entry
 
 
 def _graph(space, arch_text: str) -> tuple[nx.DiGraph, list[str]]:
@@ -35,7 +35,7 @@ def graph_metrics(space, arch_text: str) -> tuple[float, float]:
 def fig3(rows: pd.DataFrame, space_name: str, title: str, out: Path, stem: str, tail: float = 0.5) -> list[Path]:
     """Points = ok samples from the last ``tail`` fraction of each run (GraphPNAS Fig. 3 uses the last
     search steps, once the explorer is off), coloured by validation accuracy; one panel per strategy."""
-    space = get_space_entry(space_name).make_space(rows["dataset"].iloc[0])
+    space = get_benchmark(space_name).make_space(rows["dataset"].iloc[0])
     ok = rows[rows["status"] == "ok"]
     cut = ok.groupby(["strategy", "seed"])["query"].transform("max") * (1 - tail)
     ok = ok[ok["query"] >= cut]
@@ -74,7 +74,7 @@ def _layered_positions(g: nx.DiGraph) -> dict[int, tuple[float, float]]:
 
 def draw_top_architectures(rows: pd.DataFrame, space_name: str, out: Path, stem: str, k: int = 3) -> list[Path]:
     """Each strategy's top-k distinct architectures by validation accuracy, drawn as labelled DAGs."""
-    space = get_space_entry(space_name).make_space(rows["dataset"].iloc[0])
+    space = get_benchmark(space_name).make_space(rows["dataset"].iloc[0])
     ok = rows[rows["status"] == "ok"].sort_values(["val_acc", "seed", "query"], ascending=[False, True, True])
     written = []
     for strategy, g in ok.groupby("strategy", sort=True):

@@ -84,6 +84,16 @@ def build_cells(inc: pd.DataFrame, specs: list[tuple[str, str, int | None, str, 
     return pd.DataFrame(cells, columns=["strategy", "column", "mean", "std", "n", "flag"]), notes
 
 
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a group's tables are read: the protocol's checkpoints (None without a protocol), the most
+    common query budget of the group's runs (None under time budgets), and the checkpoints the report uses."""
+
+    protocol: tuple[int, ...] | None
+    common_budget: int | None
+    report: list
+
+
 def nb101_table4(inc: pd.DataFrame, protocol_caption: str, checkpoints=(150, 300)) -> ResultTable:
     specs = [(f"test error % @{q}", "cifar10", q, "inc_report_test", True) for q in checkpoints]
     cells, notes = build_cells(inc, specs)
@@ -115,6 +125,27 @@ def final_table(inc: pd.DataFrame, space: str, dataset: str, protocol_caption: s
     caption = (f"{space} / {dataset} (GraphPNAS Table 1/3 layout): search reward = best validation accuracy "
                f"found; final = report-fidelity test accuracy of that architecture. {protocol_caption}")
     return ResultTable(f"table_{space}_{dataset}", f"{space} {dataset}", caption, cells, [s[0] for s in specs], notes)
+
+
+def nb101_tables(inc: pd.DataFrame, space: str, caption: str, cp: Checkpoints) -> list[ResultTable]:
+    """Table 4: test error at the protocol's checkpoints (150 and 300 queries by default) reached by the runs."""
+    wanted = (150, 300) if cp.protocol is None else cp.protocol
+    cps = [q for q in wanted if q <= inc["queries_charged"].max()] or [cp.common_budget]
+    return [nb101_table4(inc, caption, tuple(cps))]
+
+
+def nb201_tables(inc: pd.DataFrame, space: str, caption: str, cp: Checkpoints) -> list[ResultTable]:
+    """Table 5: validation and test per dataset, one table per report checkpoint."""
+    return [nb201_table5(inc, caption, q) for q in cp.report]
+
+
+def search_tables(inc: pd.DataFrame, space: str, caption: str, cp: Checkpoints) -> list[ResultTable]:
+    """Trained spaces: search reward and report-fidelity accuracy of the incumbent, one table per dataset."""
+    return [final_table(inc[inc["dataset"] == d], space, d, caption) for d in sorted(inc["dataset"].unique())]
+
+
+LAYOUTS = {"nb101": nb101_tables, "nb201": nb201_tables}
+"""Space -> the paper's table layout for it; spaces not listed get ``search_tables``."""
 
 
 def _grid(t: ResultTable, decimals: int) -> tuple[list[str], list[list[str]]]:

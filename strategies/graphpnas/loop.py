@@ -30,16 +30,28 @@ import networkx as nx
 import numpy as np
 import torch
 
+from harness import seeding
+from harness.contracts import (
+    Arch,
+    DagConstraints,
+    LabelledDAG,
+    Observation,
+    Proposal,
+    RunContext,
+    SearchSpace,
+)
+from harness.devices import deterministic_kernels, resolve_device, torch_threads
 from harness.errors import HarnessError
-from harness.evaluation import Observation, Proposal, RunContext
-from harness.training.device import deterministic_kernels, resolve_device, torch_threads
-from spaces.base import Arch, DagConstraints, LabelledDAG, SearchSpace
 from strategies.base import Strategy
 from strategies.graph_models import orient_and_label
 from strategies.graphpnas.model import GraphGenerator
 from strategies.graphpnas.presets import Preset, resolve
 
 EXPLORER_TRIES = 1000
+
+
+TORCH_STREAM = 1
+"""Spawn-key word of the generator's torch stream (64-bit seeds)."""
 
 
 # ---------------------------------------------------------------------- random explorer
@@ -152,25 +164,22 @@ class GraphPNAS(Strategy):
     default_preset = "auto"
 
     def __init__(self, preset: str | None = None, device: str = "auto", **overrides: Any):
-        self.preset_name = preset
+        self.preset = preset
         self.device = device
         self.overrides = overrides
 
-    def params(self) -> dict[str, Any]:
-        device = getattr(self, "device_name", self.device)  # resolved once set up
-        return {"preset": self.preset_name or self.default_preset, "device": device, **self.overrides}
+    def resolved(self) -> dict[str, Any]:
+        return {"preset": self.preset_.name, "device": self.device_}
 
     # ------------------------------------------------------------------ setup
     def setup(self, space: SearchSpace, seed: np.random.SeedSequence, context: RunContext | None = None) -> None:
         super().setup(space, seed, context)
-        self.preset = resolve(self.preset_name or self.default_preset, space.name).with_overrides(self.overrides)
-        dev = self.device_name = resolve_device(self.device)
-        torch_seed = np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (1,))
-        self.torch_gen = torch.Generator(device=dev)
-        self.torch_gen.manual_seed(int(torch_seed.generate_state(1, np.uint64)[0]))
+        self.preset_ = resolve(self.preset or self.default_preset, space.name).with_overrides(self.overrides)
+        dev = self.device_ = resolve_device(self.device)
+        self.torch_gen = seeding.torch_generator(seeding.torch_seed(seed, TORCH_STREAM), dev)
         c = space.dag_constraints
         self.constraints = c
-        p = self.preset
+        p = self.preset_
         with torch.random.fork_rng(devices=[]):
             self.model = GraphGenerator(c, hidden=p.hidden, att_hidden=p.att_hidden, n_components=p.n_components,
                                         n_prop=p.n_prop, pos_dim=p.pos_dim, separate_layers=p.separate_layers,
@@ -189,11 +198,11 @@ class GraphPNAS(Strategy):
 
     def _adam(self) -> torch.optim.Adam:
         """Adam (paper Table 8), fused: one kernel for all parameters instead of ~100 small ops each."""
-        return torch.optim.Adam(self.model.parameters(), lr=self.preset.lr, fused=True)
+        return torch.optim.Adam(self.model.parameters(), lr=self.preset_.lr, fused=True)
 
     # ------------------------------------------------------------------ replay buffer
     def buffer_size(self) -> int:
-        p = self.preset
+        p = self.preset_
         if p.buffer_top is not None:
             return p.buffer_top
         horizon = self.context.budget if self.context is not None and self.context.budget else p.buffer_frac_horizon
@@ -220,7 +229,7 @@ class GraphPNAS(Strategy):
 
     def _generate(self, m: int, exclude: set[str]) -> list[tuple[Arch, str, tuple]]:
         found: list[tuple[Arch, str, tuple]] = []
-        for t in range(self.preset.sample_tries):
+        for t in range(self.preset_.sample_tries):
             A, X, _ = self.model.sample((m - len(found)) * (5 * t + 1), self.torch_gen)
             for a, x in zip(A, X):
                 ok = self._accept(LabelledDAG(a, tuple(x.tolist())), exclude)
@@ -235,7 +244,7 @@ class GraphPNAS(Strategy):
         """An explorer sample not in ``exclude`` (or, if the prior keeps hitting it, a repeat)."""
         fallback = None
         for _ in range(EXPLORER_TRIES):
-            dag, info = explorer_dag(self.preset, self.constraints, self.rng)
+            dag, info = explorer_dag(self.preset_, self.constraints, self.rng)
             ok = self._accept(dag, set())
             if ok is None:
                 continue
@@ -246,20 +255,20 @@ class GraphPNAS(Strategy):
             fallback = fallback or (ok[0], ok[1], pair, info)
         if fallback is None:
             raise HarnessError(
-                f"GraphPNAS's {self.preset.explorer.upper()} explorer found no valid {self.space.name} "
+                f"GraphPNAS's {self.preset_.explorer.upper()} explorer found no valid {self.space.name} "
                 f"architecture in {EXPLORER_TRIES} draws; check the space's dag_constraints/from_dag"
             )
         return fallback
 
     def _excluded(self) -> set[str]:
-        return set(self.history) if self.preset.reject == "history" else set(self.buffer())
+        return set(self.history) if self.preset_.reject == "history" else set(self.buffer())
 
     def ask(self, n: int) -> list[Proposal]:
-        with torch_threads(), deterministic_kernels(self.device_name):
+        with torch_threads(), deterministic_kernels(self.device_):
             return self._ask(n)
 
     def _ask(self, n: int) -> list[Proposal]:
-        p = self.preset
+        p = self.preset_
         explore = [self.rng.random() < epsilon(p, (self.n_told + k) // p.evals_per_step) for k in range(n)]
         exclude = self._excluded()
         n_gen = n - sum(explore)
@@ -288,7 +297,7 @@ class GraphPNAS(Strategy):
         return np.asarray(own.A, dtype=np.uint8), np.asarray(own.X, dtype=np.int64)
 
     def tell(self, observations: Sequence[Observation]) -> None:
-        with torch_threads(), deterministic_kernels(self.device_name):
+        with torch_threads(), deterministic_kernels(self.device_):
             self._tell(observations)
 
     def _tell(self, observations: Sequence[Observation]) -> None:
@@ -306,7 +315,7 @@ class GraphPNAS(Strategy):
                     self.dags[cid] = dag
             else:
                 entry[0] = max(entry[0], float(obs.val_acc))
-        if self.since_update >= self.preset.update_every:
+        if self.since_update >= self.preset_.update_every:
             self.since_update = 0
             if self._fit_is_used():
                 self.fit()
@@ -315,7 +324,7 @@ class GraphPNAS(Strategy):
         """False when no query can sample the fitted generator: the query budget is spent, or the
         generator is re-initialised at the next fit and every query until then goes to the explorer
         (epsilon = 1; the schedules never increase). Skipping such a fit changes no distribution."""
-        ctx, p = self.context, self.preset
+        ctx, p = self.context, self.preset_
         if ctx is not None and ctx.budget is not None and self.n_told >= ctx.budget:
             return False
         batch = ctx.batch_size if ctx is not None else 1
@@ -326,7 +335,7 @@ class GraphPNAS(Strategy):
     def rewards(self, ids: Sequence[str]) -> np.ndarray:
         """Training weights of buffer entries: standardised (paper §3.2) or cdf ranks (code)."""
         r = np.array([self.history[c][0] for c in ids], dtype=np.float64)
-        if self.preset.objective == "weighted_nll":
+        if self.preset_.objective == "weighted_nll":
             ranks = np.empty(len(r))
             ranks[np.argsort(r, kind="stable")] = np.arange(1, len(r) + 1) / len(r)
             return ranks
@@ -335,7 +344,7 @@ class GraphPNAS(Strategy):
 
     def fit(self) -> None:
         """``epochs`` passes over the replay buffer in shuffled graph batches (paper §3.2, Table 8)."""
-        p = self.preset
+        p = self.preset_
         ids = self.buffer()
         weights = self.rewards(ids)
         keep = [k for k, c in enumerate(ids) if c in self.dags]

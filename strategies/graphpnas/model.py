@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spaces.base import DagConstraints
+from harness.contracts import DagConstraints
 
 N_DIRECTIONS = 5
 SELF, FROM_PRED, FROM_SUCC, NEW_FROM_OLD, OLD_FROM_NEW = range(N_DIRECTIONS)

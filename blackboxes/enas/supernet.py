@@ -43,8 +43,8 @@ from typing import Sequence
 
 import numpy as np
 
+from harness.contracts import Evaluator, EvaluatorOptions, Result
 from harness.errors import HarnessError
-from harness.evaluation import Evaluator, Result
 from spaces.enas import EnasSpace
 
 TRAIN_ARCHS = ("last", "current", "uniform")
@@ -100,13 +100,14 @@ class EnasSupernetEvaluator(Evaluator):
     """One ENAS supernet shared by every architecture of a run; ``evaluate`` = one search step."""
 
     journal_fsync = True
+    stateful = True
 
     def __init__(self, space: EnasSpace, dataset: str, data_dir: str | Path | None = None,
                  config: SupernetConfig | None = None):
         import torch
 
-        from harness.training.data import load_dataset, per_class_split
-        from harness.training.device import resolve_device
+        from blackboxes.training.data import load_dataset, per_class_split
+        from harness.devices import resolve_device
 
         self.space = space
         self.dataset = dataset
@@ -124,7 +125,7 @@ class EnasSupernetEvaluator(Evaluator):
         if self.config.report_test and self._test is None:
             raise HarnessError(f"{dataset} has no test split; set report_test=False")
         if self.device.startswith("cuda"):
-            from harness.training.data import ImageSet
+            from blackboxes.training.data import ImageSet
 
             move = lambda s: None if s is None else ImageSet(s.images.to(self.device), s.labels.to(self.device))  # noqa: E731
             self._train, self._val, self._test = move(self._train), move(self._val), move(self._test)
@@ -132,7 +133,7 @@ class EnasSupernetEvaluator(Evaluator):
         self._build(torch)
 
     def _build(self, torch) -> None:
-        from spaces.enas_model import EnasSuperNet
+        from blackboxes.enas.model import EnasSuperNet
 
         cfg = self.config
         self.gen = torch.Generator().manual_seed(cfg.seed)
@@ -201,7 +202,7 @@ class EnasSupernetEvaluator(Evaluator):
         import torch
         import torch.nn.functional as F
 
-        from harness.training.data import augment, batches, normalise
+        from blackboxes.training.data import augment, batches, normalise
 
         cfg = self.config
         pool = self._train_pool(current)
@@ -238,7 +239,7 @@ class EnasSupernetEvaluator(Evaluator):
     def _accuracy(self, arch, data) -> float:
         import torch
 
-        from harness.training.data import batches, normalise
+        from blackboxes.training.data import batches, normalise
 
         self.model.eval()
         correct = 0
@@ -319,9 +320,14 @@ def _to_cpu(obj):
     return obj
 
 
-def make_evaluator(dataset: str, data_dir, space: EnasSpace) -> EnasSupernetEvaluator:
-    """Registry factory: the dataset's preset (``PRESETS``); CIFAR-10 is read from ``data_dir``
-    (default $HARNESS_DATA or the user cache dir, where `python -m harness data fetch cifar10` unpacks)."""
+def make_evaluator(dataset: str, data_dir, space: EnasSpace,
+                   options: EvaluatorOptions | None = None) -> EnasSupernetEvaluator:
+    """Registry factory: the dataset's preset (``PRESETS``) on ``options.device``; CIFAR-10 is read
+    from ``data_dir`` (default $HARNESS_DATA or the user cache dir, where `python -m harness data
+    fetch cifar10` unpacks). One supernet trains in this process: ``train_workers`` and the
+    per-evaluation timeout do not apply to it."""
     from harness.data.store import resolve_data_dir
 
-    return EnasSupernetEvaluator(space, dataset, resolve_data_dir(data_dir))
+    options = options or EvaluatorOptions()
+    config = replace(PRESETS.get(dataset, SupernetConfig()), device=options.device)
+    return EnasSupernetEvaluator(space, dataset, resolve_data_dir(data_dir), config)

@@ -78,7 +78,7 @@ def _triplet(nn, c_in: int, c_out: int, stride: int):
 
 def build(arch: RandWireArch, config: RandWireConfig):
     """The ``torch.nn.Module`` of ``arch`` under ``config`` (construct under fork_rng to keep the
-    global RNG untouched; harness.training.loop.build_model does)."""
+    global RNG untouched; blackboxes.training.loop.build_model does)."""
     import torch
     from torch import nn
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from harness.training.data import Splits, augment, batches, normalise
+from blackboxes.training.data import Splits, augment, batches, normalise
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def train_and_evaluate(
     train = splits.train
     val, test = splits.val, splits.test
     if device.startswith("cuda"):  # keep the uint8 data on the GPU: no loader needed to feed it
-        from harness.training.data import ImageSet
+        from blackboxes.training.data import ImageSet
 
         train = ImageSet(train.images.to(device), train.labels.to(device))
         val = ImageSet(val.images.to(device), val.labels.to(device))

@@ -2,7 +2,7 @@
 
 Both readers return one row per cell, sorted by the official NB201/NATS-tss ``index``, with the
 ``arch_str`` and the columns ``{dataset}/{val|test|train_s|eval_s}@{12|200}`` that the source
-really has (percent accuracies, seconds); ``spaces.nb201_data`` merges and stores them.
+really has (percent accuracies, seconds); ``blackboxes.nb201.table`` merges and stores them.
 
 Official index order (``official_arch_strings``): NB201 enumerated the 5^6 cells with
 ``CellStructure.gen_all`` (ops in ``nb201.OPS`` order, edges in arch-string order, last edge varying
@@ -157,7 +157,13 @@ def _progress(total: int, label: str, enabled: bool) -> Iterator[Callable[[], No
         yield lambda: None
         return
     from rich.console import Console  # noqa: PLC0415 - only for interactive imports
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True)) as bar:

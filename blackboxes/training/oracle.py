@@ -17,17 +17,30 @@ import dataclasses
 import functools
 import hashlib
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness.evaluation import Evaluator, Result
-from harness.training.cache import EvalCache, config_hash
-from harness.training.data import Splits, full_data_splits, load_dataset, low_data_splits
-from harness.training.device import device_slots, resolve_device, run_jobs, torch_threads
-from harness.training.loop import EvaluationTimeout, TrainConfig, TrainResult, train_and_evaluate
-from spaces.base import Arch, SearchSpace
+from blackboxes.training.cache import EvalCache, config_hash
+from blackboxes.training.data import (
+    Splits,
+    full_data_splits,
+    load_dataset,
+    low_data_splits,
+)
+from blackboxes.training.loop import (
+    EvaluationTimeout,
+    TrainConfig,
+    TrainResult,
+    train_and_evaluate,
+)
+from harness.contracts import Arch, Evaluator, Result, SearchSpace
+from harness.devices import (
+    device_slots,
+    resolve_device,
+    run_jobs,
+    torch_threads,
+)
 
 REGIMES = ("low", "full")
 
@@ -125,8 +138,7 @@ class TrainedOracle(Evaluator):
         self.model_config = dict(model_config or {})
         self.journal_fsync = True
         self._memo: dict[tuple, dict[str, Any]] = {}
-        env_timeout = os.environ.get("HARNESS_EVAL_TIMEOUT")
-        self.timeout_s = timeout_s if timeout_s is not None else (float(env_timeout) if env_timeout else None)
+        self.timeout_s = timeout_s
         """Per-evaluation limit on training seconds; a run past it is a failed query (not cached)."""
 
     def n_repeats(self, fidelity: int) -> int:

@@ -5,7 +5,7 @@ validation at each search step ... we keep the number of classes unchanged but r
 of samples per class. After the search, we retrain our found architectures on the full training
 set and evaluate it on the original validation set ... trains for 300 epochs and uses the
 average validation accuracy of the last 3 epochs as the reward." Training hyper-parameters:
-Table 8 (see harness.training.loop). Fidelity = epochs.
+Table 8 (see blackboxes.training.loop). Fidelity = epochs.
 
 Per dataset (``DATASET_SETTINGS``): the model preset, the fidelities offered and the default.
 Tiny-ImageNet uses Table 7's base network at 224×224 and the paper's 300 epochs; CIFAR-10 the
@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.training.loop import TrainConfig
-from harness.training.oracle import DataSpec, TrainedOracle, default_cache_dir
+from blackboxes.randwire.model import RandWireConfig, build, preset
+from blackboxes.training.loop import TrainConfig
+from blackboxes.training.oracle import DataSpec, TrainedOracle, default_cache_dir
+from harness.contracts import EvaluatorOptions
 from spaces.randwire import RandWireArch, RandWireSpace
-from spaces.randwire_model import RandWireConfig, build, preset
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,6 @@ def _factory(model: RandWireConfig, arch: RandWireArch):
     return functools.partial(build, arch, model)
 
 
-def _workers() -> int:
-    return int(os.environ.get("HARNESS_TRAIN_WORKERS", "1"))
-
-
-def _device() -> str:
-    return os.environ.get("HARNESS_DEVICE", "auto")
-
-
 class LowDataOracle(TrainedOracle):
     """Train on a per-class fraction of the training pool, reward on the rest (§4.1)."""
 
@@ -79,11 +71,11 @@ class FullDataOracle(TrainedOracle):
     regime = "full"
 
 
-def _make(cls, dataset: str, data_dir, space: RandWireSpace, *, device: str | None = None,
-          workers: int | None = None, cache_dir: Path | str | None = "default", split_seed: int = 0,
-          **train_overrides: Any) -> TrainedOracle:
+def _make(cls, dataset: str, data_dir, space: RandWireSpace, options: EvaluatorOptions | None = None, *,
+          cache_dir: Path | str | None = "default", split_seed: int = 0, **train_overrides: Any) -> TrainedOracle:
     from harness.data.store import resolve_data_dir
 
+    options = options or EvaluatorOptions()
     data_dir = resolve_data_dir(data_dir)  # None -> $HARNESS_DATA or the user cache dir (datasets, cache)
     setting = DATASET_SETTINGS[dataset]
     ds_classes = {"digits": 10, "cifar10": 10, "tiny-imagenet": 200}[dataset]
@@ -94,16 +86,18 @@ def _make(cls, dataset: str, data_dir, space: RandWireSpace, *, device: str | No
     return cls(
         space, functools.partial(_factory, model), data, train, setting.fidelities, setting.default_fidelity,
         cache_dir=default_cache_dir(data_dir) if cache_dir == "default" else cache_dir,
-        device=device or _device(), workers=workers if workers is not None else _workers(),
+        device=options.device, workers=options.train_workers, timeout_s=options.timeout_s,
         model_config=model.as_dict(),
     )
 
 
-def make_low_data_oracle(dataset: str, data_dir, space: RandWireSpace, **kw) -> LowDataOracle:
-    """Registry factory ``(dataset, data_dir, space)``: the search-time evaluator."""
-    return _make(LowDataOracle, dataset, data_dir, space, **kw)
+def make_low_data_oracle(dataset: str, data_dir, space: RandWireSpace, options: EvaluatorOptions | None = None,
+                         **kw) -> LowDataOracle:
+    """Registry factory ``(dataset, data_dir, space, options)``: the search-time evaluator."""
+    return _make(LowDataOracle, dataset, data_dir, space, options, **kw)
 
 
-def make_full_data_oracle(dataset: str, data_dir, space: RandWireSpace, **kw) -> FullDataOracle:
+def make_full_data_oracle(dataset: str, data_dir, space: RandWireSpace, options: EvaluatorOptions | None = None,
+                          **kw) -> FullDataOracle:
     """The re-training evaluator for found architectures ("Full Data (Final)")."""
-    return _make(FullDataOracle, dataset, data_dir, space, **kw)
+    return _make(FullDataOracle, dataset, data_dir, space, options, **kw)

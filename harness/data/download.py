@@ -1,9 +1,9 @@
-"""``python -m harness data fetch``: download an official benchmark file, verify it, import it.
+"""Downloading official files: resumable, verified against published checksums, atomic.
 
 Downloads stream into ``<file>.part`` beside the destination and resume with an HTTP Range
 request, so an interrupted 2 GB download continues where it stopped; a server that ignores Range
 (answers 200) is downloaded again from the start. Only a file whose size and checksums match
-what was published (``harness.data.sources``) is renamed into place; a file without a published
+what was published (the benchmark's ``Source``) is renamed into place; a file without a published
 checksum is accepted on its size and its sha256 is printed as unverified.
 """
 from __future__ import annotations
@@ -17,12 +17,11 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Sequence
 
 from rich.console import Console
 
 import harness
-from harness.data.sources import BENCHMARKS, Source, default_source, find_source
 from harness.data.store import resolve_data_dir
 from harness.errors import DataCorrupt, HarnessError
 
@@ -30,6 +29,27 @@ CHUNK = 1 << 20
 TIMEOUT_S = 60.0
 """Seconds without data before a read fails (the download then resumes on the next try)."""
 _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One official file: where to get it, what it must hash to, and who says so.
+
+    ``url`` is the direct download address when ``fetchable``, else the page a person downloads
+    from. ``size`` is in bytes; ``size``/``md5``/``sha256`` are None when not published.
+    ``kind`` names the format the benchmark's importer reads.
+    """
+
+    benchmark: str
+    name: str
+    url: str
+    filename: str
+    size: int | None
+    md5: str | None
+    sha256: str | None
+    kind: str
+    citation: str
+    fetchable: bool
 
 
 @dataclass
@@ -100,8 +120,14 @@ def _total(resp: http.client.HTTPResponse, offset: int) -> tuple[int | None, int
 
 
 def _progress(name: str, total: int | None, done: int, enabled: bool):
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                    TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
@@ -220,13 +246,22 @@ def _filename(url: str) -> str:
     return name
 
 
-def _plan(benchmark: str, url: str | None, sha256: str | None, source: Source | str | None) -> tuple[Source | None, str | None, str, dict]:
-    """(registered source or None, download address or None, file name, expected size/checksums)."""
+def plan(benchmark: str, sources: Sequence[Source], url: str | None, sha256: str | None,
+         source: Source | str | None) -> tuple[Source | None, str | None, str, dict]:
+    """(registered source or None, download address or None, file name, expected size/checksums).
+
+    ``sources`` are the benchmark's official files (the first is the default); ``source`` picks one
+    by object, name or file name; ``url`` downloads another address (a registered file name keeps
+    its published checksums); ``sha256`` pins the checksum of an unregistered file.
+    """
+    def find(key: str) -> Source | None:
+        return next((s for s in sources if key in (s.name, s.filename)), None)
+
     if isinstance(source, str):
         name = source
-        source = find_source(benchmark, name)
+        source = find(name)
         if source is None:
-            raise HarnessError(f"no source {name!r} for {benchmark}; see harness.data.sources.SOURCES")
+            raise HarnessError(f"no source {name!r} for {benchmark}; known: {', '.join(s.name for s in sources)}")
     if url is not None:
         if urllib.parse.urlsplit(url).hostname in ("drive.google.com", "docs.google.com"):
             raise HarnessError(
@@ -234,10 +269,12 @@ def _plan(benchmark: str, url: str | None, sha256: str | None, source: Source | 
                 f"`python -m harness data import {benchmark} <file>`"
             )
         if source is None:
-            source = find_source(benchmark, _filename(url))
+            source = find(_filename(url))
         filename = source.filename if source else _filename(url)
     else:
-        source = source or default_source(benchmark)
+        if source is None and not sources:
+            raise HarnessError(f"{benchmark} has no official file to fetch")
+        source = source or sources[0]
         filename = source.filename
     expected = {"sha256": None, "md5": None, "size": None}
     if source is not None:
@@ -248,25 +285,18 @@ def _plan(benchmark: str, url: str | None, sha256: str | None, source: Source | 
     return source, address, filename, expected
 
 
-def fetch(benchmark: str, data_dir=None, *, url: str | None = None, sha256: str | None = None,
-          source: Source | str | None = None, progress: bool = True) -> Path:
-    """Download ``benchmark``'s official file (or ``url``) into ``<data_dir>/downloads/``, verify it,
-    import it with the benchmark's importer, and return the downloaded file's path.
+def verified_download(benchmark: str, sources: Sequence[Source], data_dir, *, url: str | None = None,
+                      sha256: str | None = None, source: Source | str | None = None, progress: bool = True) -> Path:
+    """Bring ``benchmark``'s official file (or ``url``) into ``<data_dir>/downloads/``, verified; its path.
 
-    A file already in downloads/ is verified and imported again without downloading; for a
-    Google-Drive-only source that is the way to use fetch (put the file there), otherwise the
-    error says where to download it and how to import it. A NATS ``.tar`` is given to the NB201
-    importer as it is: ``spaces.nb201_sources.read_nats_archive`` extracts only its data members
-    with tarfile's ``data`` filter (no links, nothing outside the target) and the manifest keeps
-    the tar's sha256.
+    A file already in downloads/ is verified instead of downloaded; for a Google-Drive-only source
+    that is the way to use fetch (put the file there), otherwise the error says where to download
+    it and how to import it.
     """
-    if benchmark not in BENCHMARKS:
-        raise HarnessError(f"unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}")
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
         raise HarnessError(f"--sha256 must be 64 hex digits, got {sha256!r}")
-    src, address, filename, expected = _plan(benchmark, url, sha256, source)
-    root = resolve_data_dir(data_dir)
-    dest = root / "downloads" / filename
+    src, address, filename, expected = plan(benchmark, sources, url, sha256, source)
+    dest = resolve_data_dir(data_dir) / "downloads" / filename
     if dest.is_file():
         wrong = _mismatches(dest, _Hashes.of_prefix(dest, dest.stat().st_size), **expected)
         if wrong:
@@ -280,32 +310,7 @@ def fetch(benchmark: str, data_dir=None, *, url: str | None = None, sha256: str 
         )
     else:
         download(address, dest, progress=progress, benchmark=benchmark, **expected)
-    _import(benchmark, dest, root)
     return dest
-
-
-def _import(benchmark: str, path: Path, data_dir: Path) -> None:
-    if benchmark == "nb101":
-        from spaces import nb101_data as importer  # noqa: PLC0415 - heavy, only when importing
-    else:
-        from spaces import nb201_data as importer  # noqa: PLC0415
-    importer.import_files([path], data_dir)
-
-
-DATASET_SOURCES = {
-    "cifar10": Source(
-        "cifar10", "cifar-10-python", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-        "cifar-10-python.tar.gz", None, "c58f30108f718f92721af3b95e74349a", None, "dataset-archive",
-        "https://www.cs.toronto.edu/~kriz/cifar.html (python version); md5 as pinned by torchvision's CIFAR10 "
-        "(tgz_md5) and many download scripts", True,
-    ),
-    "tiny-imagenet": Source(
-        "tiny-imagenet", "tiny-imagenet-200", "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
-        "tiny-imagenet-200.zip", None, None, None, "dataset-archive",
-        "Stanford CS231n Tiny-ImageNet page; no checksum published (fetch prints the sha256 it computed)", True,
-    ),
-}
-"""Image datasets of the trained spaces: downloaded, verified and unpacked to ``<data_dir>/<name>/``."""
 
 
 def _safe_members(names: list[str], target: Path) -> None:
@@ -336,21 +341,3 @@ def unpack(archive: Path, target: Path) -> None:
                 tf.extractall(target, filter="data")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise DataCorrupt(f"{archive} cannot be unpacked ({exc}); delete it and fetch again") from None
-
-
-def fetch_dataset(name: str, data_dir=None, *, url: str | None = None, progress: bool = True) -> Path:
-    """Download an image dataset's official archive, verify it and unpack it where the loaders look."""
-    if name not in DATASET_SOURCES:
-        raise HarnessError(f"unknown dataset {name!r}; fetchable: {', '.join(DATASET_SOURCES)}")
-    src = DATASET_SOURCES[name]
-    root = resolve_data_dir(data_dir)
-    dest = root / "downloads" / src.filename
-    expected = {"sha256": src.sha256, "md5": src.md5, "size": src.size}
-    if dest.is_file():
-        wrong = _mismatches(dest, _Hashes.of_prefix(dest, dest.stat().st_size), **expected)
-        if wrong:
-            raise DataCorrupt(f"{dest} is not the expected file ({'; '.join(wrong)}); delete it and run the fetch again")
-    else:
-        download(url or src.url, dest, progress=progress, benchmark=name, **expected)
-    unpack(dest, root / name)
-    return root / name
