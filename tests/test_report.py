@@ -155,6 +155,28 @@ def test_reproduction_status(tmp_path):
     assert (repro.loc[repro["strategy"] == "graphpnas", "status"] == "not run").all()
 
 
+def test_per_dataset_budgets_read_each_run_at_its_end_and_show_the_deviation(tmp_path):
+    """nats-queries: 150 / 80 queries on two datasets in one report; each dataset is read at its own budget,
+    and the caption and the reproduction table carry the protocol's deviation from Table 5."""
+    for seed in range(2):
+        write_run(tmp_path / "res", "random", seed, val=[80.0] * 149 + [90.0 + seed], test=[float("nan")] * 150,
+                  protocol="nats-queries")
+        write_run(tmp_path / "res", "random", seed, val=[60.0] * 79 + [70.0 + seed], test=[float("nan")] * 80,
+                  protocol="nats-queries", dataset="cifar100")
+    groups = build_report(tmp_path / "res", tmp_path / "rep")
+    (table,) = groups[0]["tables"]
+    cells = table.cells.set_index("column")
+    assert cells.loc["CIFAR-10 validation", "mean"] == 90.5 and cells.loc["CIFAR-100 validation", "mean"] == 70.5
+    assert (cells["flag"] == "").all()  # no run is reported as stopped early
+    assert "Deviation from the source: a query count, not seconds" in table.caption
+    repro = groups[0]["repro"].set_index(["dataset", "strategy", "column"])
+    row = repro.loc[("cifar100", "random", "validation")]
+    assert row["ours_mean"] == 70.5 and row["published_mean"] == 71.46 and row["checkpoint"] == "end"
+    assert "ours at 80 queries" in row["note"] and "40,000 s" in row["note"]
+    md = (tmp_path / "rep" / "nb201" / "nats-queries" / "index.md").read_text()
+    assert "| status | source | note |" in md and "ours at 150 queries" in md
+
+
 def test_graph_model_selection_variants(tmp_path):
     extra = [json.dumps({"graph_model": "er", "p": p}) for p in (0.1, 0.1, 0.4, 0.4, 0.42)]
     write_run(tmp_path / "res", "er", 0, val=[60, 62, 70, 72, 90], test=[1, 2, 3, 4, 5], extra=extra)

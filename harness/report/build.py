@@ -36,6 +36,8 @@ def _report_caption(manifests: dict, space: str, protocol: str) -> str:
     if protocol and protocol in PROTOCOLS:
         p = PROTOCOLS[protocol]
         parts.append(f"Protocol `{protocol}`: {p.description} ({p.citation}).")
+        if p.deviations:
+            parts.append(f"Deviation from the source: {p.deviations}")
     else:
         parts.append("Custom settings (no named protocol).")
     reports = sorted({(k[1], tuple(m["report"]["val"]), tuple(m["report"]["test"])) for k, m in manifests.items()

@@ -1,4 +1,5 @@
-"""Reproduction status: our numbers next to published ones (published.csv, each row cited)."""
+"""Reproduction status: our numbers next to published ones (published.csv, each row cited, with a
+note where our protocol differs from the one that produced the number)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,8 @@ PUBLISHED = Path(__file__).with_name("published.csv")
 
 
 def published() -> pd.DataFrame:
-    return pd.read_csv(PUBLISHED, dtype={"checkpoint": "Int64"})
+    return pd.read_csv(PUBLISHED, dtype={"checkpoint": "Int64", "note": str}, keep_default_na=False,
+                       na_values={"checkpoint": [""], "std": [""]})
 
 
 def reproduction_status(inc: pd.DataFrame, space: str, protocol: str) -> pd.DataFrame:
@@ -24,7 +26,7 @@ def reproduction_status(inc: pd.DataFrame, space: str, protocol: str) -> pd.Data
         sub = inc[(inc["dataset"] == p["dataset"]) & (inc["strategy"] == p["strategy"])]
         base = dict(dataset=p["dataset"], strategy=p["strategy"], column=p["column"],
                     checkpoint="end" if pd.isna(p["checkpoint"]) else int(p["checkpoint"]),
-                    published_mean=p["mean"], published_std=p["std"], source=p["source"])
+                    published_mean=p["mean"], published_std=p["std"], source=p["source"], note=p["note"])
         if sub.empty:
             rows.append({**base, "ours_mean": np.nan, "ours_std": np.nan, "n": 0, "diff": np.nan,
                          "status": "not run"})
@@ -48,5 +50,5 @@ def reproduction_status(inc: pd.DataFrame, space: str, protocol: str) -> pd.Data
             status = "within published std" if abs(diff) <= float(p["std"]) else "outside published std"
         rows.append({**base, "ours_mean": mean, "ours_std": std, "n": len(finite), "diff": diff, "status": status})
     cols = ["dataset", "strategy", "column", "checkpoint", "published_mean", "published_std", "ours_mean",
-            "ours_std", "n", "diff", "status", "source"]
+            "ours_std", "n", "diff", "status", "source", "note"]
     return pd.DataFrame(rows, columns=cols)
