@@ -102,8 +102,11 @@ class Benchmark:
             raise HarnessError(f"{self.name} has no importer: it trains its answers")
         return resolve(self.importer)
 
-    def import_files(self, paths: Sequence[Path], data_dir=None) -> StoredTable:
-        return self._importer().import_files(list(paths), data_dir)
+    def import_files(self, paths: Sequence[Path], data_dir=None, *, allow_pickle: bool = False) -> StoredTable:
+        """Import official files; ``allow_pickle`` opts in to formats that are pickles by design (the
+        NATS-Bench archive), which only the user can vouch for."""
+        kw = {"allow_pickle": True} if allow_pickle else {}
+        return self._importer().import_files(list(paths), data_dir, **kw)
 
     def import_embedded(self, data_dir=None) -> StoredTable:
         if not self.embedded:
@@ -116,12 +119,12 @@ class Benchmark:
         return self._importer().verify(self.stored(data_dir))
 
     def fetch(self, data_dir=None, *, url: str | None = None, sha256: str | None = None,
-              source: Source | str | None = None, progress: bool = True) -> Path:
+              source: Source | str | None = None, progress: bool = True, allow_pickle: bool = False) -> Path:
         """Download the official file (or ``url``), verify it and import it; the downloaded file's path."""
         self._importer()
         path = verified_download(self.name, self.sources, data_dir, url=url, sha256=sha256, source=source,
                                  progress=progress)
-        self.import_files([path], resolve_data_dir(data_dir))
+        self.import_files([path], resolve_data_dir(data_dir), allow_pickle=allow_pickle)
         return path
 
     def default_source(self) -> Source:

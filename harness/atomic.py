@@ -62,9 +62,17 @@ def write_json(dest: Path, obj: object) -> None:
 
 
 def write_parquet(dest: Path, table: pa.Table) -> None:
-    """Deterministic parquet: same table -> same bytes (no timestamps, fixed compression)."""
+    """Deterministic parquet: same table -> same bytes (no timestamps, fixed compression), with a
+    CRC-32 per data page so a flipped bit is an error when read (``read_parquet``), not a number."""
     with atomic_path(dest) as tmp:
-        pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True,
+                       write_page_checksum=True)
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """Read a parquet file, verifying the page checksums ``write_parquet`` stores (pyarrow's
+    ``ArrowInvalid`` / ``OSError`` on a mismatch; callers turn it into a one-line error)."""
+    return pq.read_table(path, columns=columns, page_checksum_verification=True)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import statistics
 import sys
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trained spaces: seconds one evaluation may train before it is recorded as failed")
     r.add_argument("--train-workers", type=_positive_int,
                    help="trained spaces: evaluations of one search step trained in parallel (processes or GPUs)")
+    r.add_argument("--strategy-timeout", type=_positive_float,
+                   help="seconds one ask() or tell() may take; past it the run is recorded as failed (rerun retries it)")
 
     rp = sub.add_parser("report", help="tables, curves and statistics from stored trajectories")
     rp.add_argument("--space")
@@ -111,12 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("paths", nargs="*", type=Path, help="downloaded files (several are merged)")
     di.add_argument("--embedded", action="store_true",
                     help="nb201 only: install the table shipped with the harness (public derivatives, no download)")
+    di.add_argument("--allow-pickle", action="store_true",
+                    help="nb201: read a NATS-Bench archive, whose files are pickles that can run code; only for a file "
+                    "you trust (NASLib pickles are read with a restricted loader and need no flag)")
     di.add_argument("--data-dir")
     df = dsub.add_parser("fetch", help="download the official file (resumable, checksummed) and import it; "
                          "also the image datasets cifar10 and tiny-imagenet")
     df.add_argument("benchmark")
     df.add_argument("--url", help="download from this address instead of the official one")
     df.add_argument("--sha256", help="expected sha256 of the file at --url")
+    df.add_argument("--allow-pickle", action="store_true",
+                    help="as for `data import`: the downloaded file is a NATS-Bench archive you trust")
     df.add_argument("--data-dir")
     dl = dsub.add_parser("list", help="imported benchmarks")
     dl.add_argument("--data-dir")
@@ -136,6 +145,7 @@ def cmd_run(args, console: Console) -> int:
         bench_seed=args.bench_seed, dedup=args.dedup, batch_size=args.batch_size, max_failures=args.max_failures,
         root_seed=args.root_seed, params=tuple(args.param), out=args.out, data_dir=args.data_dir, force=args.force,
         device=args.device, train_workers=args.train_workers, eval_timeout=args.eval_timeout,
+        strategy_timeout=args.strategy_timeout,
     )
     study = request.resolve()
     _check_writable(study.out)
@@ -145,8 +155,7 @@ def cmd_run(args, console: Console) -> int:
         raise HarnessError("--executor serial runs one run at a time; drop --workers or use --executor process")
     outcomes = run_study(study, workers=args.workers, console=console, show_progress=not args.no_progress,
                          executor=args.executor, ray_address=args.ray_address)
-    _summary(outcomes, study.out, console)
-    return 0
+    return _summary(outcomes, study.out, console)
 
 
 def _check_writable(out: Path) -> None:
@@ -172,7 +181,13 @@ def _summary(outcomes, out: Path, console: Console) -> None:
         table.add_row(name, str(len(runs)), str(sum(o.skipped for o in runs)), stat)
     Console().print(table)
     for note in sorted({n for o in outcomes for n in o.notes}):
-        console.print(f"[yellow]warning:[/yellow] report column missing: {note}")
+        console.print(f"[yellow]warning:[/yellow] {note}", highlight=False, soft_wrap=True)
+    failed = [o for o in outcomes if o.failed]
+    for o in failed:
+        console.print(f"[red]failed:[/red] {o.config.strategy} seed={o.config.seed}: {o.failed}; rerun the same command "
+                      f"to retry it", highlight=False, soft_wrap=True)
+    empty = [o for o in outcomes if not o.skipped and not o.failed and o.n_rows and not o.n_answered]
+    return 1 if failed or empty else 0
 
 
 def cmd_report(args, console: Console) -> int:
@@ -244,7 +259,7 @@ def cmd_data(args, console: Console) -> int:
         elif not args.paths:
             raise HarnessError(f"give the downloaded file(s) to import, e.g. `python -m harness data import {args.benchmark} <path>`")
         else:
-            table = entry.import_files(args.paths, args.data_dir)
+            table = entry.import_files(args.paths, args.data_dir, allow_pickle=args.allow_pickle)
         m = table.manifest()
         out.print(f"imported {args.benchmark}: {m['n_rows']} rows, {len(m['columns'])} columns -> {table.directory}")
         return 0
@@ -255,7 +270,8 @@ def cmd_data(args, console: Console) -> int:
             where = fetch_dataset(args.benchmark, args.data_dir, url=args.url)
             out.print(f"fetched {args.benchmark} into {where}")
             return 0
-        path = table_benchmark(args.benchmark).fetch(args.data_dir, url=args.url, sha256=args.sha256)
+        path = table_benchmark(args.benchmark).fetch(args.data_dir, url=args.url, sha256=args.sha256,
+                                                     allow_pickle=args.allow_pickle)
         out.print(f"fetched and imported {args.benchmark} from {path}")
         return 0
     if args.data_command == "list":
@@ -290,10 +306,16 @@ def cmd_data(args, console: Console) -> int:
     raise HarnessError(f"unknown data command {args.data_command!r}")
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     console = Console(stderr=True)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None  # `kill` stops like Ctrl-C
     try:
         args = build_parser().parse_args(argv)
         keep_freed_memory()  # the serial executor and reports run here (harness.malloc)
@@ -307,3 +329,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; run the same command again to continue", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a read-only or missing folder outside the places that say more
+        if debug:
+            raise
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or exc}{where}; free disk space or choose a writable path (--out, --data-dir), "
+              f"then rerun the same command", file=sys.stderr)
+        return 2
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -21,6 +21,10 @@ BENCH_DRAW = -2
 per query from the run's benchmark stream (the official nasbench ``query`` semantics)."""
 
 
+MAX_QUERIES = 2**31 - 1
+"""The trajectory's query column is int32."""
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one run's trajectory (hashed into its run id)."""
@@ -53,6 +57,8 @@ class RunConfig:
             raise HarnessError("a run needs --budget (queries) or --time-budget (simulated seconds)")
         if self.budget is not None and self.budget <= 0:
             raise HarnessError(f"--budget must be a positive number of queries, got {self.budget}")
+        if self.budget is not None and self.budget > MAX_QUERIES:
+            raise HarnessError(f"--budget {self.budget} is more queries than a trajectory can number (at most {MAX_QUERIES:,})")
         if self.time_budget is not None and not (self.time_budget > 0 and math.isfinite(self.time_budget)):
             raise HarnessError(f"--time-budget must be positive simulated seconds, got {self.time_budget}")
         if self.dedup not in DEDUP_POLICIES:

@@ -133,6 +133,11 @@ class SearchSpace(ABC):
     def dag_constraints(self) -> DagConstraints:
         """Fixed ops, fixed/forbidden edges and limits of the DAG view."""
 
+    def size(self) -> int | None:
+        """How many architectures the benchmark tells apart (distinct canonical ids); None when
+        astronomically many or unknown."""
+        return None
+
     def sample_many(self, rng: np.random.Generator, n: int) -> list[Arch]:
         return [self.sample(rng) for _ in range(n)]
 
@@ -249,6 +254,9 @@ class Evaluator(ABC):
     """fsync each journaled batch; tabular lookups (free to redo) set False, see harness.journal."""
     stateful: bool = False
     """Whether answers depend on earlier calls (then ``state_dict`` / ``load_state_dict`` exist)."""
+    relookup_on_replay: bool = False
+    """Whether answering again is cheap and gives the same answer (tables): then a resumed run
+    looks every journaled batch up again instead of trusting the journal's copy."""
 
     @abstractmethod
     def evaluate(

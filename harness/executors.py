@@ -1,21 +1,36 @@
 """Executors: where the runs of a study execute. Serial (in process), a local process pool, or Ray.
 
-Every executor calls ``harness.runner.execute`` once per run and hands the outcome back; none of
-them changes what a strategy sees, so the trajectories are byte-identical under all three.
+Every executor calls ``Study.execute_run`` once per run and hands the outcome back; none of them
+changes what a strategy sees, so the trajectories are byte-identical under all three.
 Workers are single-threaded for torch: several torch processes on few cores slow down badly
 when oversubscribed (a small GNN step ran 60x slower here).
+
+Stopping (process pool): Ctrl-C or ``kill -INT`` reaches the main process only (workers ignore
+SIGINT); it cancels every queued run, asks the running ones to stop at their next batch, waits
+``GRACE_S`` for them and kills what is left. A worker dies with the main process however that
+ends (``PR_SET_PDEATHSIG`` on Linux, a parent watch elsewhere), so no orphan keeps writing into
+``--out``. Journals make every stop safe: the next identical command continues.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
 import queue
+import signal
+import sys
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
-from harness import runner
 from harness.errors import HarnessError
 from harness.malloc import keep_freed_memory
+
+GRACE_S = 5.0
+"""Seconds running workers get to reach their next batch boundary after Ctrl-C."""
+
+_PROGRESS = None
+_STOP = None
 
 
 def _single_thread_worker() -> None:
@@ -26,63 +41,119 @@ def _single_thread_worker() -> None:
     keep_freed_memory()
 
 
-def _run_in_worker(cfg, out, data_dir, force: bool, options, progress_queue):
+def die_with_parent(parent_pid: int) -> None:
+    """End this process when ``parent_pid`` ends, also under ``kill -9`` of the parent."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:  # portable fallback; on Linux the signal above acts first
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _worker_init(parent_pid: int, progress_queue, stop_event) -> None:
+    global _PROGRESS, _STOP
+    _single_thread_worker()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    die_with_parent(parent_pid)
+    _PROGRESS, _STOP = progress_queue, stop_event
+
+
+def _run_in_worker(study, cfg):
     key = (cfg.strategy, cfg.seed)
 
     def report(done: int, total: int) -> None:
-        if progress_queue is not None and (done == total or done % 10 == 0):
-            progress_queue.put((key, done, total))
+        if done == total or done % 10 == 0:
+            _PROGRESS.put((key, done, total))
 
-    return runner.execute(cfg, out, data_dir, force=force, progress=report, options=options)
+    return study.execute_run(cfg, progress=report, stop=_STOP.is_set)
+
+
+def _names(keys) -> str:
+    return ", ".join(f"{s} seed={k}" for s, k in sorted(keys)) or "one of its runs"
 
 
 def run_process(study, workers: int, on_progress, finish) -> None:
-    """A spawn-context process pool; per-run progress flows back through a manager queue."""
+    """A spawn-context process pool; per-run progress flows back through a queue."""
     ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        progress_queue = manager.Queue()
-        stop = threading.Event()
+    progress_queue, stop_event = ctx.Queue(), ctx.Event()
+    running: set[tuple] = set()
+    halt = threading.Event()
 
-        def pump():
-            while not stop.is_set():
+    def pump():
+        while not halt.is_set():
+            try:
+                key, done, total = progress_queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError, ValueError):
+                return
+            running.add(key)
+            on_progress(key, done, total)
+
+    pump_thread = threading.Thread(target=pump, daemon=True)
+    pump_thread.start()
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(study.runs)), mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(), progress_queue, stop_event))
+    futures = {pool.submit(_run_in_worker, study, cfg): cfg for cfg in study.runs}
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
                 try:
-                    on_progress(*progress_queue.get(timeout=0.1))
-                except queue.Empty:
-                    continue
-                except (EOFError, OSError):
-                    return
-
-        pump_thread = threading.Thread(target=pump, daemon=True)
-        pump_thread.start()
-        try:
-            with ProcessPoolExecutor(max_workers=min(workers, len(study.runs)), mp_context=ctx,
-                                     initializer=_single_thread_worker) as pool:
-                pending = {pool.submit(_run_in_worker, cfg, study.out, study.data_dir, study.force, study.options,
-                                       progress_queue)
-                           for cfg in study.runs}
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        try:
-                            finish(fut.result())
-                        except BaseException:
-                            for other in pending:
-                                other.cancel()
-                            raise
-        finally:
-            stop.set()
-            pump_thread.join(timeout=1)
+                    outcome = fut.result()
+                except BrokenProcessPool:
+                    raise HarnessError(
+                        f"a worker process died (killed, out of memory?) while running {_names(running)}; completed "
+                        f"runs are kept, rerun the same command to continue"
+                    ) from None
+                cfg = futures[fut]
+                running.discard((cfg.strategy, cfg.seed))
+                finish(outcome)
+        pool.shutdown(wait=True)
+    except BaseException:
+        stop_event.set()  # running runs stop at their next batch, keeping their journals
+        for fut in futures:
+            fut.cancel()  # queued runs never start
+        _stop_workers(pool)
+        raise
+    finally:
+        halt.set()
+        pump_thread.join(timeout=1)
 
 
-def _execute_remote(cfg, out, data_dir, force, options):
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    deadline = time.monotonic() + GRACE_S
+    for p in processes:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    for p in processes:
+        if p.is_alive():
+            p.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _execute_remote(study, cfg):
     _single_thread_worker()
-    return runner.execute(cfg, out, data_dir, force=force, options=options)
+    return study.execute_run(cfg)
 
 
 def run_ray(study, workers: int, address: str | None, on_progress, finish) -> None:
     """One Ray task per run (1 CPU each). ``address`` None starts a local Ray instance with
     ``workers`` CPUs; "auto" or "host:port" joins a cluster, whose nodes must see the same results
-    and data directories (a shared filesystem) and have the harness installed."""
+    and data directories (a shared filesystem) and have the harness installed. A task whose node
+    is lost is retried by Ray (``max_retries``); a retried run resumes from its journal."""
     try:
         import ray
     except ImportError:
@@ -99,9 +170,10 @@ def run_ray(study, workers: int, address: str | None, on_progress, finish) -> No
         except ConnectionError as exc:
             raise HarnessError(f"cannot reach the Ray cluster at {address}: {exc}; check --ray-address") from None
         started = True
+    pending: dict = {}
     try:
-        remote = ray.remote(num_cpus=1)(_execute_remote)
-        pending = {remote.remote(cfg, study.out, study.data_dir, study.force, study.options): cfg for cfg in study.runs}
+        remote = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(_execute_remote)
+        pending = {remote.remote(study, cfg): cfg for cfg in study.runs}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -113,6 +185,13 @@ def run_ray(study, workers: int, address: str | None, on_progress, finish) -> No
                     if isinstance(cause, HarnessError):
                         raise cause from None
                     raise HarnessError(f"run {cfg.strategy} seed={cfg.seed} failed on Ray: {type(cause).__name__}: {cause}") from None
+                except ray.exceptions.RayError as exc:
+                    raise HarnessError(f"run {cfg.strategy} seed={cfg.seed} was lost on Ray ({type(exc).__name__}); "
+                                       f"completed runs are kept, rerun the same command to continue") from None
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()

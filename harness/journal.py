@@ -14,14 +14,60 @@ mid-write) is dropped; a journal of another configuration is set aside, never de
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
 from pathlib import Path
 
+from harness import statefile
 from harness.contracts import Result
 from harness.errors import HarnessError
 from harness.query import Query
+
+
+_SHA = "sha256"
+"""Each line's own checksum: sha256 of the line's JSON without this field."""
+
+
+def _line(obj: dict) -> bytes:
+    body = json.dumps(obj, separators=(",", ":"))
+    return (body[:-1] + f',"{_SHA}":"{hashlib.sha256(body.encode()).hexdigest()}"}}').encode() + b"\n"
+
+
+def _checked(line: bytes) -> dict | None:
+    """The line's object when its checksum holds and it is a JSON object; None otherwise."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get(_SHA), str):
+        return None
+    digest = obj.pop(_SHA)
+    body = json.dumps(obj, separators=(",", ":"))
+    return obj if hashlib.sha256(body.encode()).hexdigest() == digest else None
+
+
+def _owner(entries: list[dict], lines: list[bytes]) -> str:
+    """Whose journal this is, for the name it is set aside under (also for an unsigned header)."""
+    if entries:
+        return str(entries[0].get("run_id"))
+    try:
+        head = json.loads(lines[0])
+    except ValueError:
+        return "unreadable"
+    run_id = head.get("run_id") if isinstance(head, dict) else None
+    return run_id if isinstance(run_id, str) and run_id.isalnum() else "unreadable"
+
+
+_BATCH_KEYS = {"batch": int, "texts": list, "answers": dict, "eval_s": float}
+
+
+def _well_formed(entry: dict, index: int) -> bool:
+    if any(not isinstance(entry.get(k), t) and not (t is float and isinstance(entry.get(k), int))
+           for k, t in _BATCH_KEYS.items()):
+        return False
+    return entry["batch"] == index and all(isinstance(t, str) for t in entry["texts"])
 
 
 class Journal:
@@ -30,44 +76,53 @@ class Journal:
         self.run_id = run_id
         self.fsync = fsync
         self._fh = None
+        self.notes: list[str] = []
+        """What ``load`` had to drop, for the run's outcome (a line that failed its checksum...)."""
 
     def load(self) -> list[dict]:
-        """Batches journaled by an earlier, interrupted attempt of this same run (oldest first)."""
+        """Batches journaled by an earlier, interrupted attempt of this same run (oldest first).
+
+        A line is trusted only when it parses, carries a matching checksum and has the shape of a
+        batch; from the first line that does not, the rest is dropped (and evaluated again): a torn
+        tail after a crash, or a line edited by hand, never reaches a trajectory."""
         if not self.path.is_file():
             return []
-        raw = self.path.read_bytes()
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise HarnessError(f"cannot read the journal {self.path} ({exc.strerror}); rerun with --force") from None
         lines = raw.split(b"\n")
-        entries, good_bytes = [], 0
-        for k, line in enumerate(lines):
-            if not line:
-                good_bytes += 1 if k < len(lines) - 1 else 0
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                break  # torn tail: everything after the last complete line is dropped
-            if k == len(lines) - 1:
-                break  # no newline yet: the write may not have completed
+        entries, good_bytes, bad = [], 0, None
+        for k, line in enumerate(lines[:-1]):  # the part after the last newline may be a write in progress
+            obj = _checked(line) if line else None
+            if obj is None or (entries and not _well_formed(obj, len(entries) - 1)):
+                bad = k + 1 if line else None
+                break
             good_bytes += len(line) + 1
             entries.append(obj)
         if not entries or entries[0].get("run_id") != self.run_id:
-            stale = self.path.with_name(self.path.name + f".stale-{entries[0].get('run_id') if entries else 'unreadable'}")
+            stale = self.path.with_name(self.path.name + f".stale-{_owner(entries, lines)}")
             os.replace(self.path, stale)
+            if not entries:
+                self.notes.append(f"journal {self.path.name} was unreadable; set aside as {stale.name}, the run starts over")
             return []
+        if bad is not None:
+            self.notes.append(f"journal {self.path.name}: line {bad} failed its checksum or shape (edited or corrupt); "
+                              f"the batches from there on were evaluated again")
         if good_bytes != len(raw):
             with open(self.path, "rb+") as fh:
                 fh.truncate(good_bytes)
-        batches = entries[1:]
-        for i, b in enumerate(batches):
-            if b.get("batch") != i:
-                raise HarnessError(f"journal {self.path} is out of order at batch {i}; delete it or rerun with --force")
-        return batches
+        return entries[1:]
 
     def _open(self):
         if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            new = not self.path.exists()
-            self._fh = open(self.path, "ab")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                new = not self.path.exists()
+                self._fh = open(self.path, "ab")
+            except OSError as exc:
+                raise HarnessError(f"cannot create the journal {self.path} ({exc.strerror}); free disk space or pass "
+                                   f"a writable --out, then rerun the same command") from None
             if new:
                 self._write({"run_id": self.run_id})
         return self._fh
@@ -75,7 +130,7 @@ class Journal:
     def _write(self, obj: dict) -> None:
         fh = self._fh
         try:
-            fh.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+            fh.write(_line(obj))
             fh.flush()
             if self.fsync:
                 os.fsync(fh.fileno())
@@ -160,15 +215,7 @@ class EvaluatorCheckpoint:
         return evaluator.stateful
 
     def save(self, evaluator, batch: int) -> None:
-        import io
-
-        import torch
-
-        from harness import atomic
-
-        buf = io.BytesIO()
-        torch.save({"batch": batch, "state": evaluator.state_dict()}, buf)
-        atomic.write_bytes(self.path, buf.getvalue())
+        statefile.save(self.path, {"batch": batch, "state": evaluator.state_dict()})
 
     def restore(self, evaluator, replay: list[dict], journal: "Journal") -> list[dict]:
         """Load the evaluator state matching the journal; returns the batches to replay."""
@@ -177,9 +224,7 @@ class EvaluatorCheckpoint:
         if not self.path.is_file():
             journal.truncate(0)
             return []
-        import torch
-
-        saved = torch.load(self.path, weights_only=False)
+        saved = statefile.load(self.path)  # never a pickle: a checkpoint holds tensors and plain data only
         last = len(replay) - 1
         if saved["batch"] not in (last, last - 1):
             raise HarnessError(f"evaluator checkpoint {self.path} is at batch {saved['batch']} but the journal at {last}; rerun with --force")

@@ -1,8 +1,8 @@
 """One writer per run: an exclusive lock held for the whole run, refused to a second writer at once.
 
 Two commands writing the same run into one results folder would each finish and the last would
-silently replace the other's files. Each run therefore holds an advisory ``flock`` on
-``seed=K.lock`` beside its files from before its journal is opened until its manifest is written.
+silently replace the other's files. Each run therefore holds an advisory ``flock`` on the hidden
+``.seed=K.lock`` beside its files from before its journal is opened until its manifest is written.
 The lock file names the holder (pid and command) so the refusal can say who it is. The kernel
 drops the lock when the holder dies, also under ``kill -9``, so a crash never leaves a stale lock;
 the file itself stays, empty of meaning, and is reused. Locks are advisory and local: on a shared
@@ -38,7 +38,8 @@ class RunLock:
             holder = _read(fd)
             os.close(fd)
             raise HarnessError(
-                f"{self.path.with_suffix('')} is being written by another command ({holder or 'unknown process'}); "
+                f"{self.path.parent / self.path.name.lstrip('.').removesuffix('.lock')} is being written by another "
+                f"command ({holder or 'unknown process'}); "
                 f"wait for it to finish, or use another --out"
             ) from None
         except OSError as exc:

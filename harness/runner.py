@@ -9,10 +9,14 @@ strategy's final state.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
+import re
+import signal
 import subprocess
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +31,7 @@ from harness.config import BENCH_DRAW, RunConfig
 from harness.contracts import Evaluator, EvaluatorOptions, Proposal, Result, RunContext
 from harness.errors import HarnessError
 from harness.journal import EvaluatorCheckpoint, Journal
+from harness.locks import RunLock
 from harness.query import Query
 from strategies.registry import STRATEGIES
 
@@ -40,6 +45,48 @@ class RunOutcome:
     best_val: float = math.nan
     paths: storage.RunPaths | None = None
     notes: list[str] = field(default_factory=list)
+    n_answered: int = 0
+    """Queries the benchmark answered (ok or duplicate); 0 with rows means nothing usable came back."""
+    failed: str = ""
+    """Why the run stopped without finishing ("" = it finished, or was skipped)."""
+
+
+class StrategyTimeout(Exception):
+    """A strategy's ask/tell ran past ``--strategy-timeout``."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None, what: str):
+    """Raise ``StrategyTimeout`` in this (main) thread after ``seconds`` (SIGALRM); no limit elsewhere."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum, frame):
+        raise StrategyTimeout(f"{what} ran longer than --strategy-timeout {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def safe_repr(obj: object, limit: int = 200) -> str:
+    """``repr`` for error messages and trajectories: never a memory address (which would differ
+    between runs and break byte-identity), never longer than ``limit``."""
+    try:
+        text = repr(obj)
+    except Exception:  # noqa: BLE001 - a user's object may break repr too
+        text = ""
+    if not text or _ADDRESS.search(text):
+        text = f"<{type(obj).__module__}.{type(obj).__qualname__} object>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 ProgressFn = Callable[[int, int], None]
@@ -56,18 +103,36 @@ def _git_commit() -> str:
         return ""
 
 
-def _guard(cfg: RunConfig, method: str, call):
-    """Run a strategy method; its exceptions become one-line errors (the journal keeps the work done)."""
+def _guard(cfg: RunConfig, method: str, call, timeout_s: float | None = None):
+    """Run a strategy method; its exceptions become one-line errors (the journal keeps the work done).
+    ``timeout_s`` limits the call (``--strategy-timeout``): past it, ``StrategyTimeout``."""
     try:
-        return call()
-    except HarnessError:
+        with _time_limit(timeout_s, f"strategy {cfg.strategy!r} {method}()"):
+            return call()
+    except (HarnessError, StrategyTimeout):
         raise
+    except SystemExit as exc:
+        raise HarnessError(
+            f"strategy {cfg.strategy!r} called sys.exit({exc.code!r}) in {method}(); a strategy must return or raise, "
+            f"never exit the harness (completed queries are kept)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - a user's strategy may raise anything
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise HarnessError(
             f"strategy {cfg.strategy!r} raised {type(exc).__name__} in {method}(): {msg}; fix it and rerun the "
             f"same command (completed queries are kept), --debug shows the traceback"
         ) from exc
+
+
+def _same(a, b) -> bool:
+    """Equal, with NaN equal to NaN (journaled and fresh answers compared field by field)."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, Result) and isinstance(b, Result):
+        return _same(tuple(vars(a).values()), tuple(vars(b).values()))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
 
 
 def _evaluate(evaluator: Evaluator, archs: list, fidelity: int, seeds: list[int]) -> list[Result]:
@@ -80,7 +145,7 @@ def _evaluate(evaluator: Evaluator, archs: list, fidelity: int, seeds: list[int]
             raise RuntimeError(f"evaluator returned {len(results)} results for {len(archs)} architectures")
     except HarnessError:
         raise
-    except Exception as exc:  # noqa: BLE001 - recorded in the trajectory, not swallowed
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - recorded in the trajectory, not swallowed
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return [Result(math.nan, status="failed", error=msg, bench_seed=s) for s in seeds]
     out = []
@@ -96,21 +161,39 @@ class Run:
 
     def __init__(self, cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
                  progress: ProgressFn | None = None, evaluator: Evaluator | None = None,
-                 options: EvaluatorOptions = EvaluatorOptions()):
+                 options: EvaluatorOptions = EvaluatorOptions(), strategy_timeout_s: float | None = None,
+                 stop: Callable[[], bool] | None = None, refuse_conflicts: bool = False):
         self.cfg, self.out, self.data_dir, self.force = cfg, Path(out), data_dir, force
         self.progress, self.evaluator, self.options = progress, evaluator, options
+        self.strategy_timeout_s = strategy_timeout_s
+        self.stop = stop
+        """Polled between batches: True stops the run there (Ctrl-C of a study), its journal kept."""
+        self.refuse_conflicts = refuse_conflicts
+        """Refuse to replace a *different* complete run at this run's paths (the command line's policy)."""
+        self.notes: list[str] = []
+        self.lock = RunLock(self.paths_of(cfg, out).lock)
         self.run_id = cfg.run_id
-        self.paths = cfg.paths(self.out)
+        self.paths = self.paths_of(cfg, out)
         self.rows: list[storage.Row] = []
         self.timing: list[dict] = []
         self.batch_no = 0
 
+    @staticmethod
+    def paths_of(cfg: RunConfig, out) -> storage.RunPaths:
+        return cfg.paths(Path(out))
+
     # ------------------------------------------------------------------ open / resume
     def open(self) -> bool:
-        """Resolve the space, evaluator and strategy and load any journal; False when already complete."""
+        """Take the run's lock, resolve the space, evaluator and strategy and load any journal;
+        False when already complete."""
         cfg = self.cfg
         if not self.force and storage.is_complete(self.paths, self.run_id):
             return False
+        self.lock.acquire()
+        if not self.force and storage.is_complete(self.paths, self.run_id):  # finished by another command meanwhile
+            return False
+        if self.refuse_conflicts and not self.force:  # ... or another configuration written there meanwhile
+            storage.refuse_conflict(self.paths, self.run_id)
         from blackboxes.registry import get_benchmark  # noqa: PLC0415 - the benchmark layer sits above the engine core
 
         entry = get_benchmark(cfg.space)
@@ -153,10 +236,13 @@ class Run:
                     os.replace(stale, stale.with_name(stale.name + ".stale-forced"))
         self.journal = Journal(self.paths.journal, self.run_id, fsync=ev.journal_fsync)
         self.replay = self.journal.load()
+        self.notes += self.journal.notes
         self.checkpoint = EvaluatorCheckpoint(self.paths.evaluator_state) if ev.stateful else None
         if self.checkpoint is not None:
             self.replay = self.checkpoint.restore(ev, self.replay, self.journal)
         self.start = time.perf_counter()
+        if self.progress is not None:
+            self.progress(0, cfg.budget if cfg.budget is not None else 0)
         return True
 
     # ------------------------------------------------------------------ one step
@@ -165,7 +251,7 @@ class Run:
         cfg, space, ev = self.cfg, self.space, self.evaluator
         n = self.budget.next_ask(cfg.batch_size)
         t0 = time.perf_counter()
-        asked = _guard(cfg, "ask", lambda: list(self.strategy.ask(n)))
+        asked = _guard(cfg, "ask", lambda: list(self.strategy.ask(n)), self.strategy_timeout_s)
         self.ask_s = time.perf_counter() - t0
         if len(asked) != n:
             raise HarnessError(f"strategy {cfg.strategy!r} returned {len(asked)} architectures for ask({n}); it must return exactly n")
@@ -178,7 +264,7 @@ class Run:
             except Exception:  # noqa: BLE001 - a user's object may break is_valid; it is then invalid
                 valid = False
             if not valid:
-                q.invalid = f"not a valid {cfg.space} architecture: {p.arch!r}"
+                q.invalid = f"not a valid {cfg.space} architecture: {safe_repr(p.arch)}"
             elif q.fidelity not in ev.fidelities:
                 q.invalid = f"fidelity {q.fidelity} not available; available: {list(ev.fidelities)}"
             if valid:
@@ -194,10 +280,34 @@ class Run:
         """Results and report columns of the batch (replayed from the journal when it has them);
         the evaluator seconds per query."""
         if self.batch_no < len(self.replay):
-            return self.journal.restore(self.replay[self.batch_no], queries, self.cfg.strategy)
-        ev = self.evaluator
+            eval_s = self.journal.restore(self.replay[self.batch_no], queries, self.cfg.strategy)
+            if self.evaluator.relookup_on_replay:
+                self._relookup(queries)
+            return eval_s
         t1 = time.perf_counter()
+        self._answer(queries)
+        eval_s = (time.perf_counter() - t1) / max(len(queries), 1)
+        self.journal.append(self.batch_no, queries, eval_s)
+        if self.checkpoint is not None:
+            self.checkpoint.save(self.evaluator, self.batch_no)
+        return eval_s
+
+    def _relookup(self, queries: list[Query]) -> None:
+        """A cheap evaluator answers a replayed batch again; its answer, not the journal's copy, is used."""
+        journaled = [(q.result, q.report_val, q.report_test) for q in queries]
+        self._answer(queries)
+        if any(q.evaluated and not _same((q.result, q.report_val, q.report_test), j) for q, j in zip(queries, journaled)):
+            note = (f"{self.cfg.strategy} seed={self.cfg.seed}: the journal's copy of batch {self.batch_no} differs from "
+                    f"the benchmark's answer (edited journal?); the benchmark's answer was used")
+            if note not in self.notes:
+                self.notes.append(note)
+
+    def _answer(self, queries: list[Query]) -> None:
+        """Evaluate the batch's valid queries, grouped by fidelity, and read their report columns."""
+        ev = self.evaluator
         todo = [q for q in queries if q.evaluated]
+        for q in todo:
+            q.report_val = q.report_test = math.nan
         for fid in sorted({q.fidelity for q in todo}):
             group = [q for q in todo if q.fidelity == fid]
             for q, r in zip(group, _evaluate(ev, [q.arch for q in group], fid, [q.bench_seed for q in group])):
@@ -207,11 +317,6 @@ class Run:
             values = ev.report_values([q.arch for q in ok], r_ds, r_fid, metric) if ok else None
             for q, v in zip(ok, values or ()):
                 setattr(q, f"report_{metric}", v)
-        eval_s = (time.perf_counter() - t1) / max(len(queries), 1)
-        self.journal.append(self.batch_no, queries, eval_s)
-        if self.checkpoint is not None:
-            self.checkpoint.save(ev, self.batch_no)
-        return eval_s
 
     def account(self, queries: list[Query], eval_s: float) -> None:
         """Charge the batch, record its rows, and tell the strategy what it may see."""
@@ -223,7 +328,7 @@ class Run:
             self.timing.append({"query": len(self.timing), "wall_s": time.perf_counter() - self.start,
                                 "eval_s": eval_s, "strategy_s": 0.0})
         t2 = time.perf_counter()
-        _guard(self.cfg, "tell", lambda: self.strategy.tell([q.observation() for q in queries]))
+        _guard(self.cfg, "tell", lambda: self.strategy.tell([q.observation() for q in queries]), self.strategy_timeout_s)
         per_query = (self.ask_s + time.perf_counter() - t2) / len(queries)
         for t in self.timing[-len(queries):]:
             t["strategy_s"] = per_query
@@ -270,9 +375,14 @@ class Run:
         self.journal.close(remove=True)
         if self.checkpoint is not None:
             self.checkpoint.remove()
+        n_answered = sum(r.status in ("ok", "duplicate") for r in self.rows)
+        if self.rows and not n_answered:
+            first = next((r.error for r in self.rows if r.error), "")
+            self.notes.append(f"{cfg.strategy} seed={cfg.seed}: none of its {len(self.rows)} queries was answered "
+                              f"(all invalid or failed; first error: {first})")
         return RunOutcome(cfg, skipped=False, n_rows=len(self.rows), wall_s=wall,
                           best_val=b.best_val if b.best_val > -math.inf else math.nan, paths=self.paths,
-                          notes=self.report_missing)
+                          notes=self.report_missing + self.notes, n_answered=n_answered)
 
     def _final_state(self) -> tuple[bytes | None, str]:
         """The strategy's ``state_dict`` as a state file (``harness.statefile``), or why it cannot be:
@@ -282,20 +392,43 @@ class Run:
         except Exception as exc:  # noqa: BLE001 - a user's state may hold anything
             return None, f"{type(exc).__name__} in state_dict(): {str(exc).splitlines()[0] if str(exc) else ''}"
 
+    def fail(self, why: str) -> RunOutcome:
+        """Record a run that cannot finish (its strategy timed out): a manifest with status "failed",
+        never "complete", so the next command runs it again; the journal stays for that rerun."""
+        manifest = {"schema_version": storage.SCHEMA_VERSION, "run_id": self.run_id, "status": "failed",
+                    "error": why, "config": self.cfg.identity(), "n_rows": len(self.rows),
+                    "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        storage.write_failed(self.paths, manifest)
+        self.journal.close()
+        return RunOutcome(self.cfg, skipped=False, n_rows=len(self.rows), paths=self.paths, failed=why,
+                          notes=self.notes)
+
     def execute(self) -> RunOutcome:
-        if not self.open():
-            return RunOutcome(self.cfg, skipped=True, paths=self.paths)
-        while not self.budget.exhausted():
-            queries = self.propose()
-            self.account(queries, self.evaluate(queries))
-        return self.finish()
+        try:
+            if not self.open():
+                return RunOutcome(self.cfg, skipped=True, paths=self.paths)
+            try:
+                while not self.budget.exhausted():
+                    if self.stop is not None and self.stop():
+                        raise KeyboardInterrupt
+                    queries = self.propose()
+                    self.account(queries, self.evaluate(queries))
+            except StrategyTimeout as exc:
+                return self.fail(str(exc))
+            return self.finish()
+        finally:
+            if getattr(self, "journal", None) is not None:
+                self.journal.close()
+            self.lock.release()
 
 
 def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
             progress: ProgressFn | None = None, evaluator: Evaluator | None = None,
-            options: EvaluatorOptions = EvaluatorOptions()) -> RunOutcome:
+            options: EvaluatorOptions = EvaluatorOptions(), strategy_timeout_s: float | None = None,
+            stop: Callable[[], bool] | None = None, refuse_conflicts: bool = False) -> RunOutcome:
     """Run one configuration to its budget and write its files (skipped when already complete).
 
     ``evaluator`` replaces the space's benchmark (conformance tests use a synthetic one).
     """
-    return Run(cfg, out, data_dir, force=force, progress=progress, evaluator=evaluator, options=options).execute()
+    return Run(cfg, out, data_dir, force=force, progress=progress, evaluator=evaluator, options=options,
+               strategy_timeout_s=strategy_timeout_s, stop=stop, refuse_conflicts=refuse_conflicts).execute()

@@ -34,8 +34,8 @@ class RefusedPickle(pickle.UnpicklingError):
 
 
 class _PlainUnpickler(pickle.Unpickler):
-    def __init__(self, fh: BinaryIO, what: str):
-        super().__init__(fh)
+    def __init__(self, fh: BinaryIO, what: str, encoding: str):
+        super().__init__(fh, encoding=encoding)
         self.what = what
 
     def find_class(self, module: str, name: str) -> Any:
@@ -44,13 +44,14 @@ class _PlainUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load_plain(fh: BinaryIO, what: str = "a plain-data pickle") -> Any:
-    """Unpickle ``fh`` allowing only ``PLAIN_GLOBALS``; ``what`` names the expected file in errors."""
-    return _PlainUnpickler(fh, what).load()
+def load_plain(fh: BinaryIO, what: str = "a plain-data pickle", encoding: str = "ASCII") -> Any:
+    """Unpickle ``fh`` allowing only ``PLAIN_GLOBALS``; ``what`` names the expected file in errors;
+    ``encoding`` reads Python 2 strings (CIFAR-10's batches need "bytes")."""
+    return _PlainUnpickler(fh, what, encoding).load()
 
 
-def loads_plain(data: bytes, what: str = "a plain-data pickle") -> Any:
-    return load_plain(io.BytesIO(data), what)
+def loads_plain(data: bytes, what: str = "a plain-data pickle", encoding: str = "ASCII") -> Any:
+    return load_plain(io.BytesIO(data), what, encoding)
 
 
 def looks_like_pickle(head: bytes) -> bool:

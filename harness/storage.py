@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from harness import atomic
 from harness.errors import HarnessError
@@ -79,13 +78,15 @@ class RunPaths:
     evaluator_state: Path
     strategy_state: Path
     """The strategy's final ``state_dict`` (``harness.statefile``): what the final phase samples from."""
+    lock: Path
+    """Held (``harness.locks``) by the one command writing this run."""
 
     @classmethod
     def of(cls, out: Path, space: str, dataset: str, strategy: str, seed: int) -> "RunPaths":
         base = Path(out) / space / dataset / strategy
         return cls(base / f"seed={seed}.parquet", base / f"seed={seed}.timing.parquet", base / f"seed={seed}.run.json",
-                   base / f"seed={seed}.journal.jsonl", base / f"seed={seed}.evaluator.pt",
-                   base / f"seed={seed}.strategy.npz")
+                   base / f"seed={seed}.journal.jsonl", base / f"seed={seed}.evaluator.npz",
+                   base / f"seed={seed}.strategy.npz", base / f".seed={seed}.lock")
 
 
 def to_table(rows: dict[str, list], schema: pa.Schema) -> pa.Table:
@@ -128,9 +129,10 @@ def _json_safe(obj: Any) -> Any:
 def read_manifest(path: Path) -> dict[str, Any] | None:
     """The manifest, or None when absent or unreadable (the run is then treated as not done)."""
     try:
-        return json.loads(Path(path).read_text())
+        manifest = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None  # valid JSON of another shape is no manifest
 
 
 def is_complete(paths: RunPaths, run_id: str) -> bool:
@@ -143,6 +145,26 @@ def is_complete(paths: RunPaths, run_id: str) -> bool:
     return atomic.sha256_file(paths.trajectory) == manifest.get("trajectory_sha256")
 
 
+def write_failed(paths: RunPaths, manifest: dict[str, Any]) -> None:
+    """The manifest of a run that stopped without finishing (status "failed"): rerun, never skipped."""
+    try:
+        atomic.write_json(paths.manifest, _json_safe(manifest))
+    except OSError as exc:
+        raise HarnessError(f"writing {paths.manifest} failed ({exc.strerror}); free space or pass another --out") from None
+
+
+def refuse_conflict(paths: RunPaths, run_id: str) -> None:
+    """A one-line refusal when ``paths`` hold a *different* complete run (it would be overwritten)."""
+    other = conflicting_run(paths, run_id)
+    if other:
+        c = other.get("config", {}) if isinstance(other.get("config"), dict) else {}
+        raise HarnessError(
+            f"{paths.trajectory} holds a different complete run (protocol "
+            f"{c.get('protocol') or 'custom'!r}, budget {c.get('budget')}, time budget {c.get('time_budget')}); "
+            f"use another --out (e.g. results/<protocol>) or --force to replace it"
+        )
+
+
 def conflicting_run(paths: RunPaths, run_id: str) -> dict | None:
     """The manifest of a *different* complete run stored at these paths (it would be overwritten)."""
     manifest = read_manifest(paths.manifest)
@@ -153,7 +175,7 @@ def conflicting_run(paths: RunPaths, run_id: str) -> dict | None:
 
 def read_trajectory(path: Path) -> pa.Table:
     try:
-        table = pq.read_table(path)
+        table = atomic.read_parquet(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise HarnessError(f"cannot read trajectory {path} ({str(exc).splitlines()[0]}); rerun that run with --force") from None
     version = table.column("schema_version")[0].as_py() if table.num_rows else SCHEMA_VERSION

@@ -62,6 +62,7 @@ class StudyRequest:
     device: str | None = None
     train_workers: int | None = None
     eval_timeout: float | None = None
+    strategy_timeout: float | None = None
 
     def resolve(self) -> "Study":
         from blackboxes.registry import get_benchmark  # noqa: PLC0415 - the benchmark layer sits above the engine core
@@ -110,8 +111,14 @@ class StudyRequest:
         options = EvaluatorOptions(device=self.device or "auto", train_workers=self.train_workers or 1,
                                    timeout_s=self.eval_timeout)
         seeds = range(self.first_seed, self.first_seed + self.seeds)
+        if self.out == "":
+            raise HarnessError("--out is empty; give a results directory")
+        size = entry.make_space(dataset).size()
+        if template.dedup == "unique" and budget is not None and size is not None and budget > size:
+            raise HarnessError(f"--dedup unique charges each of {entry.name}'s {size:,} distinct cells once, so a budget "
+                               f"of {budget:,} queries can never be spent; lower --budget or use --dedup per-call")
         study = Study.build(template, names, seeds, self.out, self.data_dir, force=self.force, params=params,
-                            options=options)
+                            options=options, strategy_timeout_s=self.strategy_timeout)
         if not self.force:
             study.refuse_overwrites()
         return study
@@ -144,28 +151,47 @@ class Study:
     data_dir: str | None = None
     force: bool = False
     options: EvaluatorOptions = EvaluatorOptions()
+    strategy_timeout_s: float | None = None
+    """``--strategy-timeout``: seconds one ask() or tell() may take before its run is recorded as failed."""
+    targets: tuple[tuple[str, str], ...] = ()
+    """(name, "module:Class") of every strategy of the study, so a worker process knows strategies
+    registered at run time (``STRATEGIES.register`` in a script), not only the shipped registry's."""
 
     @classmethod
     def build(cls, template: RunConfig, strategies: Iterable[str], seeds: Iterable[int], out, data_dir=None,
               force: bool = False, params: Mapping[str, tuple] | None = None,
-              options: EvaluatorOptions = EvaluatorOptions()) -> "Study":
+              options: EvaluatorOptions = EvaluatorOptions(), strategy_timeout_s: float | None = None) -> "Study":
         """One run per (strategy, seed); ``params`` maps a strategy to its constructor arguments."""
+        from strategies.registry import STRATEGIES  # noqa: PLC0415
+
         params = params or {}
+        strategies = list(strategies)
         runs = tuple(replace(template, strategy=s, seed=k, strategy_params=params.get(s, template.strategy_params))
                      for s in strategies for k in seeds)
-        return cls(runs, Path(out), None if data_dir is None else str(data_dir), force, options)
+        targets = tuple((s, STRATEGIES.target(s)) for s in strategies)
+        return cls(runs, Path(out), None if data_dir is None else str(data_dir), force, options, strategy_timeout_s,
+                   targets)
+
+    def execute_run(self, cfg: RunConfig, progress=None, stop=None) -> RunOutcome:
+        """One of the study's runs, with the study's settings (executors call this, in any process)."""
+        from strategies.registry import STRATEGIES  # noqa: PLC0415
+
+        for name, target in self.targets:
+            if name not in STRATEGIES or STRATEGIES.target(name) != target:
+                STRATEGIES.register(name, target)
+        return runner.execute(cfg, self.out, self.data_dir, force=self.force, progress=progress, options=self.options,
+                              strategy_timeout_s=self.strategy_timeout_s, stop=stop, refuse_conflicts=True)
 
     def refuse_overwrites(self) -> None:
-        """A one-line refusal when ``out`` holds a *different* complete run where one of ours goes."""
+        """A one-line refusal, before anything runs, when ``out`` holds a *different* complete run
+        where one of ours goes, or another command is writing one of our runs now."""
+        from harness.locks import RunLock  # noqa: PLC0415
+
         for cfg in self.runs:
-            other = storage.conflicting_run(cfg.paths(self.out), cfg.run_id)
-            if other:
-                c = other.get("config", {})
-                raise HarnessError(
-                    f"{cfg.paths(self.out).trajectory} holds a different complete run (protocol "
-                    f"{c.get('protocol') or 'custom'!r}, budget {c.get('budget')}, time budget {c.get('time_budget')}); "
-                    f"use another --out (e.g. results/<protocol>) or --force to replace it"
-                )
+            paths = cfg.paths(self.out)
+            storage.refuse_conflict(paths, cfg.run_id)
+            if paths.lock.exists():
+                RunLock(paths.lock).acquire().release()
 
 
 def default_workers() -> int:
@@ -218,8 +244,7 @@ def run_study(study: Study, workers: int | None = None, console: Console | None 
         elif executor == "serial" or workers == 1 or len(study.runs) == 1:
             for cfg in study.runs:
                 key = (cfg.strategy, cfg.seed)
-                finish(runner.execute(cfg, study.out, study.data_dir, force=study.force, options=study.options,
-                                      progress=lambda d, t, key=key: on_progress(key, d, t)))
+                finish(study.execute_run(cfg, progress=lambda d, t, key=key: on_progress(key, d, t)))
         else:
             from harness.executors import run_process
 

@@ -70,7 +70,6 @@ class EnasSpace(SearchSpace):
         self.n_skips = n_layers * (n_layers - 1) // 2
         self._skip_sites = [(i, k) for i in range(n_layers) for k in range(i)]
 
-    @property
     def size(self) -> int:
         return n_architectures(self.n_layers)
 

@@ -286,6 +286,10 @@ def _bits_from_rows(rows: Sequence[int]) -> int:
     return sum((rows[i] >> (i + 1)) << _ROW_OFFSET[i] for i in range(_N - 1))
 
 
+N_CELLS = 423_624
+"""Distinct cells (module hashes) of NAS-Bench-101 (Ying et al. 2019, §2.2)."""
+
+
 class NB101Space(SearchSpace):
     """NAS-Bench-101 with naszilla's sampling, mutation and local-search neighbourhood."""
 
@@ -293,6 +297,9 @@ class NB101Space(SearchSpace):
 
     def __init__(self) -> None:
         self._ids: dict[NB101Spec, str] = {}
+
+    def size(self) -> int:
+        return N_CELLS
 
     # -- moves
 

@@ -90,6 +90,9 @@ class NB201Space(SearchSpace):
 
     name = "nb201"
 
+    def size(self) -> int:
+        return N_CELLS
+
     def sample(self, rng: np.random.Generator) -> tuple[int, ...]:
         return tuple(int(x) for x in rng.integers(0, len(OPS), size=N_EDGES))
 

@@ -30,8 +30,9 @@ def test_run_and_rerun_skips(capsys, nb201_data_dir, tmp_path):
     code, out, err = run_cli(capsys, *args)
     assert code == 0, err
     assert "random" in out
-    files = sorted((tmp_path / "r" / "nb201" / "cifar10-valid" / "random").iterdir())
+    files = sorted((tmp_path / "r" / "nb201" / "cifar10-valid" / "random").glob("seed=*"))
     assert [f.name for f in files] == [f"seed={k}.{ext}" for k in (0, 1) for ext in ("parquet", "run.json", "strategy.npz", "timing.parquet")]
+    assert sorted(f.name for f in files[0].parent.glob(".*")) == [".seed=0.lock", ".seed=1.lock"]  # hidden run locks
     mtimes = [f.stat().st_mtime_ns for f in files]
     code, out, _ = run_cli(capsys, *args)
     assert code == 0 and [f.stat().st_mtime_ns for f in files] == mtimes, "complete runs are skipped"

@@ -21,7 +21,7 @@ from blackboxes.enas.model import EnasChild, EnasSuperNet, n_params, pool_layers
 # ------------------------------------------------------------------------------------ space
 def test_count_is_enas_1_6e29():
     """ENAS §2.3 / GraphPNAS §4.2: 6^12 * 2^66 = 1.6e29 networks for 12 layers."""
-    n = EnasSpace().size
+    n = EnasSpace().size()
     assert n == 6**12 * 2**66 == n_architectures(12)
     assert f"{n:.1e}" == "1.6e+29"
     c = EnasSpace().dag_constraints

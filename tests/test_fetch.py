@@ -268,7 +268,7 @@ def importers(monkeypatch):
 
     calls = []
     for name, mod in (("nb101", nb101_table), ("nb201", nb201_table)):
-        monkeypatch.setattr(mod, "import_files", lambda paths, data_dir=None, _n=name: calls.append((_n, list(paths), data_dir)))
+        monkeypatch.setattr(mod, "import_files", lambda paths, data_dir=None, _n=name, **kw: calls.append((_n, list(paths), data_dir)))
     return calls
 
 

@@ -12,8 +12,8 @@ from conftest import PROJECT_ROOT
 
 CORE = {
     "harness", "harness.contracts", "harness.errors", "harness.seeding", "harness.atomic", "harness.statefile",
-    "harness.registry", "harness.devices", "harness.malloc", "harness.data", "harness.data.store",
-    "harness.data.download",
+    "harness.registry", "harness.devices", "harness.malloc", "harness.safe_pickle", "harness.locks", "harness.data",
+    "harness.data.store", "harness.data.download", "harness.data.values", "harness.data.formats",
 }
 """The bottom layer: the shared types and the plumbing every other layer uses."""
 

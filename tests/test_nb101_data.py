@@ -280,7 +280,7 @@ def test_wrong_hash_in_csv(tmp_path, stats):
     df.loc[1, "adjacency_pruned"], df.loc[2, "adjacency_pruned"] = df.loc[2, "adjacency_pruned"], df.loc[1, "adjacency_pruned"]
     df.loc[1, "operations_pruned"], df.loc[2, "operations_pruned"] = df.loc[2, "operations_pruned"], df.loc[1, "operations_pruned"]
     df.to_csv(tmp_path / "t.csv", index=False)
-    with pytest.raises(DataCorrupt, match=r"row 3 .*wrong benchmark version or corrupt file"):
+    with pytest.raises(DataCorrupt, match=r"data row 2 .*wrong benchmark version or corrupt file"):
         nb101_table.import_files([tmp_path / "t.csv"], tmp_path / "d")
 
 

@@ -220,14 +220,14 @@ def test_real_nats_api_key_sets_match_the_fake(nats_dir):
 
 
 def test_nats_archive_directory(nats_dir):
-    _check_archive_frame(src.read_nats_archive(nats_dir))
+    _check_archive_frame(src.read_nats_archive(nats_dir, allow_pickle=True))
 
 
 def test_nats_archive_tar(nats_dir, tmp_path):
     tar_path = tmp_path / "NATS-tss-v1_0-3ffb9-simple.tar"
     with tarfile.open(tar_path, "w") as tar:
         tar.add(nats_dir, arcname=nats_dir.name)
-    _check_archive_frame(src.read_nats_archive(tar_path))
+    _check_archive_frame(src.read_nats_archive(tar_path, allow_pickle=True))
 
 
 def test_nats_archive_version_from_name():
@@ -237,13 +237,13 @@ def test_nats_archive_version_from_name():
 
 def _one_line_corrupt(path, match):
     with pytest.raises(DataCorrupt, match=match) as err:
-        src.read_nats_archive(path)
+        src.read_nats_archive(path, allow_pickle=True)
     assert "\n" not in str(err.value)
 
 
 def test_nats_archive_bad_inputs(nats_dir, tmp_path):
     with pytest.raises(HarnessError, match="does not exist"):
-        src.read_nats_archive(tmp_path / "nope")
+        src.read_nats_archive(tmp_path / "nope", allow_pickle=True)
     (tmp_path / "empty").mkdir()
     _one_line_corrupt(tmp_path / "empty", "no meta.pickle.pbz2")
     (tmp_path / "junk.tar").write_bytes(b"not a tar at all" * 100)

@@ -1,6 +1,7 @@
 """Crash safety: the journal, resuming after a crash or SIGKILL, and byte-identical results."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from harness import runner
 from harness.config import RunConfig
+from harness.contracts import Evaluator
 from harness.errors import HarnessError
 from strategies.registry import STRATEGIES
 
@@ -53,9 +55,14 @@ class Crash(BaseException):  # not an Exception: the runner must not record it a
     pass
 
 
-def test_resume_after_a_crash_is_byte_identical(nb201_data_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("relookup", [False, True], ids=["trust-journal", "relookup"])
+def test_resume_after_a_crash_is_byte_identical(nb201_data_dir, tmp_path, monkeypatch, relookup):
+    """Replayed batches come from the journal -- or, for a table (cheap, deterministic), from the
+    table again: either way the trajectory is the uninterrupted one."""
     ref = runner.execute(cfg(), tmp_path / "ref", nb201_data_dir)
     from blackboxes.nb201.evaluator import NB201Benchmark
+
+    monkeypatch.setattr(NB201Benchmark, "relookup_on_replay", relookup)
 
     original = NB201Benchmark.evaluate
     calls = {"n": 0}
@@ -84,7 +91,7 @@ def test_resume_after_a_crash_is_byte_identical(nb201_data_dir, tmp_path, monkey
     monkeypatch.setattr(NB201Benchmark, "evaluate", counting)
     out = runner.execute(cfg(), tmp_path / "crash", nb201_data_dir)
     assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
-    assert counted["n"] == 14 - 5, "journaled batches are not evaluated again"
+    assert counted["n"] == (14 if relookup else 14 - 5), "journaled batches are evaluated again only by a table"
     assert not paths.journal.exists()
     import json
 
@@ -120,23 +127,65 @@ def test_torn_journal_tail_is_dropped(nb201_data_dir, tmp_path, monkeypatch):
     assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
 
 
-def _crash_and_tamper(monkeypatch, tmp_path, data_dir):
-    """Crash after 3 batches, then make journaled batch 1 name an architecture the strategy never proposed."""
+def _crash_and_tamper(monkeypatch, tmp_path, data_dir, *, resign: bool):
+    """Crash after 3 batches, then make journaled batch 1 name an architecture the strategy never
+    proposed; ``resign`` recomputes the line's checksum (what a strategy that proposed something else
+    would have written), else the edit is a hand edit the checksum catches."""
+    from harness import journal
+
     restore = _crash_after(monkeypatch, 3)
     with pytest.raises(Crash):
         runner.execute(cfg(), tmp_path, data_dir)
     restore()
     paths = cfg().paths(tmp_path)
     lines = paths.journal.read_text().splitlines()
-    lines[2] = lines[2].replace("|", "#", 1)
+    if resign:
+        entry = json.loads(lines[2])
+        entry.pop("sha256")
+        entry["texts"][0] = entry["texts"][0].replace("|", "#", 1)
+        lines[2] = journal._line(entry).decode().rstrip("\n")
+    else:
+        lines[2] = lines[2].replace("|", "#", 1)
     paths.journal.write_text("\n".join(lines) + "\n")
     return paths
 
 
 def test_a_nondeterministic_strategy_cannot_resume(nb201_data_dir, tmp_path, monkeypatch):
-    paths = _crash_and_tamper(monkeypatch, tmp_path, nb201_data_dir)
+    _crash_and_tamper(monkeypatch, tmp_path, nb201_data_dir, resign=True)
     with pytest.raises(HarnessError, match="not deterministic"):
         runner.execute(cfg(), tmp_path, nb201_data_dir)
+
+
+def test_a_hand_edited_journal_line_is_caught_by_its_checksum(nb201_data_dir, tmp_path, monkeypatch):
+    """Before journal checksums, an edited line was replayed (or blamed on the strategy)."""
+    ref = runner.execute(cfg(), tmp_path / "ref", nb201_data_dir)
+    out = tmp_path / "x"
+    paths = _crash_and_tamper(monkeypatch, out, nb201_data_dir, resign=False)
+    outcome = runner.execute(cfg(), out, nb201_data_dir)
+    assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
+    assert any("line 3 failed its checksum" in n for n in outcome.notes)
+
+
+def test_an_edited_value_in_a_resigned_line_is_looked_up_again(nb201_data_dir, tmp_path, monkeypatch):
+    """Even a journal line with a valid checksum cannot put a number into a table-backed trajectory."""
+    from harness import journal
+
+    ref = runner.execute(cfg(), tmp_path / "ref", nb201_data_dir)
+    restore = _crash_after(monkeypatch, 3)
+    with pytest.raises(Crash):
+        runner.execute(cfg(), tmp_path / "x", nb201_data_dir)
+    restore()
+    paths = cfg().paths(tmp_path / "x")
+    lines = paths.journal.read_text().splitlines()
+    entry = json.loads(lines[-1])
+    entry.pop("sha256")
+    for a in entry["answers"].values():
+        a["result"]["val_acc"] = 99.9
+    lines[-1] = journal._line(entry).decode().rstrip("\n")
+    paths.journal.write_text("\n".join(lines) + "\n")
+    outcome = runner.execute(cfg(), tmp_path / "x", nb201_data_dir)
+    assert paths.trajectory.read_bytes() == ref.paths.trajectory.read_bytes()
+    assert any("differs from the benchmark's answer" in n for n in outcome.notes)
 
 
 def test_stale_journal_is_set_aside(nb201_data_dir, tmp_path):
@@ -197,7 +246,7 @@ def test_sigkill_mid_study_several_times(nb201_data_dir, tmp_path):
     print(f"survived {kills} SIGKILLs")
 
 
-class Drifting:
+class Drifting(Evaluator):
     """A stateful evaluator (like a supernet): its answers depend on how many batches it has seen."""
 
     fidelities = (200,)
@@ -279,7 +328,7 @@ def test_crash_between_journal_and_checkpoint(tmp_path, monkeypatch):
 
 
 def test_force_sets_an_interrupted_journal_aside(nb201_data_dir, tmp_path, monkeypatch):
-    paths = _crash_and_tamper(monkeypatch, tmp_path, nb201_data_dir)
+    paths = _crash_and_tamper(monkeypatch, tmp_path, nb201_data_dir, resign=True)
     runner.execute(cfg(), tmp_path, nb201_data_dir, force=True)
     assert paths.trajectory.is_file()
     assert (paths.journal.parent / (paths.journal.name + ".stale-forced")).is_file()

@@ -20,12 +20,14 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pyarrow as pa
 
 from blackboxes.enas6 import HOW_TO_GET
 from harness import atomic
 from harness.contracts import Evaluator, EvaluatorOptions, Result
 from harness.data.store import StoredTable, stored, write_stored
+from harness.data.values import PERCENT, column_problem
 from harness.errors import DataCorrupt, HarnessError
 from spaces.enas import Enas6Space
 
@@ -158,16 +160,29 @@ KNOWN_MAX = 75.02
 
 
 def verify(table: StoredTable) -> dict:
-    """Checksum, row count and the best accuracy of the D-VAE file."""
+    """Checksum, row count, possible values and the best accuracy of the D-VAE file; every
+    finding is a problem in the answer, never an exception."""
     manifest = table.manifest()
-    problems = []
+    problems: list[str] = []
     if not table.checksum_ok():
         problems.append("table checksum differs from its manifest (modified or corrupt): re-import")
         return {"rows": manifest.get("n_rows"), "problems": problems}
     data = table.read().to_pandas()
+    info: dict = {"rows": len(data), "problems": problems}
     if len(data) != KNOWN_ROWS:
         problems.append(f"{len(data)} rows, the D-VAE file has {KNOWN_ROWS} distinct architectures (partial)")
-    best = float(data["val"].max())
-    if round(best, 2) != KNOWN_MAX:
-        problems.append(f"best accuracy {best:.3f}, expected {KNOWN_MAX}")
-    return {"rows": len(data), "optimum": f"val max {best:.3f}", "problems": problems}
+    if "val" not in data.columns or "arch_str" not in data.columns or data.empty:
+        problems.append("the table has no val / arch_str values: re-import enas6")
+        return info
+    values = data["val"].to_numpy(dtype=float)
+    problem = column_problem(values, PERCENT, required=True)
+    if problem is not None:
+        i, reason = problem
+        problems.append(f"val: {reason}" + ("" if i is None else f" ({data['arch_str'].iloc[i]})") + ": re-import enas6")
+    finite = values[np.isfinite(values)]
+    if len(finite):
+        best = float(finite.max())
+        info["optimum"] = f"val max {best:.3f}"
+        if round(best, 2) != KNOWN_MAX:
+            problems.append(f"best accuracy {best:.3f}, expected {KNOWN_MAX}")
+    return info

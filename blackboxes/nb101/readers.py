@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import pickle
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,10 @@ from blackboxes.nb101.schema import (
     column,
 )
 from harness import atomic
+from harness.data import formats
+from harness.data.values import FIX, SECONDS, check_column
 from harness.errors import DataCorrupt, HarnessError
+from harness.safe_pickle import RefusedPickle, load_plain
 from spaces import nb101
 
 # ---------------------------------------------------------------- reading sources
@@ -77,9 +79,17 @@ def _number(x: Any, what: str) -> float:
 
 
 def _fraction(x: Any, what: str) -> float:
+    """An accuracy as the official files store it: a fraction, always present (NaN is corrupt)."""
     x = _number(x, what)
-    if math.isfinite(x) and not 0.0 <= x <= 1.0:
+    if not 0.0 <= x <= 1.0:  # also NaN and infinities
         raise ValueError(f"{what} = {x} is not a fraction in 0..1")
+    return x
+
+
+def _seconds(x: Any, what: str) -> float:
+    x = _number(x, what)
+    if not 0.0 <= x < math.inf:  # also NaN
+        raise ValueError(f"{what} = {x} is not a time in seconds (0 or more, finite)")
     return x
 
 
@@ -102,6 +112,8 @@ class _Builder:
             if not adjacency or not operations:
                 raise ValueError("no adjacency/operations")
             check_spec(h, adjacency, operations)
+            if params < 0:
+                raise ValueError(f"trainable_parameters = {params} is negative")
             row = self.rows[h] = len(self.adjacency)
             self.adjacency.append(adjacency)
             self.operations.append(operations)
@@ -120,8 +132,8 @@ class _Builder:
         repeat = self._count.get(key, 0)
         if repeat >= REPEATS:
             raise ValueError(f"more than {REPEATS} runs at {epochs} epochs")
-        values = (_fraction(val, "validation accuracy") * 100.0, _fraction(test, "test accuracy") * 100.0,
-                  _number(train_s, "training time"))
+        values = (_fraction(val, FINAL_KEYS[0]) * 100.0, _fraction(test, FINAL_KEYS[1]) * 100.0,
+                  _seconds(train_s, FINAL_KEYS[2]))
         self._count[key] = repeat + 1
         for m, v in zip(METRICS, values):
             self._values[m].append(v)
@@ -225,29 +237,58 @@ def read_naslib_pickle(path: Path) -> Frame:
     a dict hash -> (fixed, computed), as automl/NASLib ``naslib/utils/nb101_api.py::NASBench``
     reads it with ``data_format='pickle'``.
 
-    Unpickling executes code stored in the file: call this only on a path the user passed
-    (the importer never opens pickles on its own), and keep the result as a parquet table.
+    Loaded with ``harness.safe_pickle.load_plain``: the file holds dicts, lists, tuples, numbers,
+    strings and the numpy adjacency matrices (``numpy.core.multiarray._reconstruct``,
+    ``numpy.ndarray``, ``numpy.dtype``, as ``pickletools.dis`` of the shared 30-cell file shows), and
+    any other class a file names is refused before it could run.
     """
     try:
         with open(path, "rb") as fh:
-            obj = pickle.load(fh)  # noqa: S301 - a file the user named, see the docstring
+            obj = load_plain(fh, "a NASLib NB101 pickle")
+    except RefusedPickle as exc:
+        raise DataCorrupt(f"{path} was not loaded: {exc}, and loading it could run code; "
+                          f"pass NASLib's nasbench_only108.pkl") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not this file"
-        raise DataCorrupt(f"{path} is not a readable pickle ({type(exc).__name__}: {exc}); "
+        raise DataCorrupt(f"{path} is not a readable pickle ({type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}); "
                           f"pass NASLib's nasbench_only108.pkl") from None
     return _statistics_frame(path, obj, "naslib-pickle")
 
 
+class _Repeated(ValueError):
+    """A JSON object names one key twice (``json`` would silently keep the last)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Repeated(k)
+        out[k] = v
+    return out
+
+
 def read_naslib_json(path: Path) -> Frame:
-    """The JSON form of NASLib's structure (e.g. ``nb101_30_full_stats.json``)."""
+    """The JSON form of NASLib's structure (e.g. ``nb101_30_full_stats.json``); a cell (or any key)
+    given twice is corrupt, not "the last one wins"."""
     try:
-        obj = json.loads(path.read_bytes())
+        obj = json.loads(path.read_bytes(), object_pairs_hook=_unique_keys)
+    except _Repeated as exc:
+        raise DataCorrupt(f"{path}: key {exc.args[0]!r} appears twice (a cell given twice?); corrupt file") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataCorrupt(f"{path} is not valid JSON ({exc})") from None
     return _statistics_frame(path, obj, "naslib-json")
 
 
+def _row(i: int) -> str:
+    return f"data row {i + 1}"
+
+
 def read_csv(path: Path) -> Frame:
-    """``nb101_20k_val_acc_by_hash.csv``: one repeat (-> r0), val only, 108-epoch time, few specs."""
+    """``nb101_20k_val_acc_by_hash.csv``: one repeat (-> r0), val only, 108-epoch time, few specs.
+
+    Every row has all four validation fractions, the training time and the parameter count
+    (PROVENANCE item 2), so a missing or impossible one is corrupt; errors name the 1-based data
+    row and the column."""
 
     text = {"module_hash": str, "adjacency_pruned": str, "operations_pruned": str}
     try:
@@ -258,14 +299,17 @@ def read_csv(path: Path) -> Frame:
     if missing:
         raise DataCorrupt(f"{path} lacks columns {', '.join(missing)}; an NB101 CSV needs {', '.join(CSV_COLUMNS)}")
     if raw.empty:
-        raise DataCorrupt(f"{path} holds no NB101 cells")
+        raise DataCorrupt(f"{path} has no data rows (a header only?); pass the whole table")
     numeric = [c for c in CSV_COLUMNS if c not in text]
     for c in numeric:
         if raw[c].dtype.kind not in "fiu":
             raise DataCorrupt(f"{path}: column {c} is not numeric; corrupt file")
     hashes = raw["module_hash"].fillna("").astype(str)
-    if raw["module_hash"].duplicated().any():
-        raise DataCorrupt(f"{path}: duplicate module_hash {hashes[hashes.duplicated()].iloc[0]}; corrupt file")
+    dup = hashes.duplicated().to_numpy()
+    if dup.any():
+        j = int(np.argmax(dup))
+        i = int(np.argmax((hashes == hashes.iloc[j]).to_numpy()))
+        raise DataCorrupt(f"{path}: {_row(j)}: duplicate module_hash {hashes.iloc[j]} (also {_row(i)}); corrupt file")
     adjacency = raw["adjacency_pruned"].fillna("").astype(str).str.strip()
     operations = raw["operations_pruned"].fillna("").astype(str).str.strip()
     for i, (h, a, o) in enumerate(zip(hashes, adjacency, operations)):
@@ -274,42 +318,51 @@ def read_csv(path: Path) -> Frame:
                 raise ValueError("has adjacency_pruned or operations_pruned but not both")
             check_spec(h, a, o)
         except ValueError as exc:
-            raise DataCorrupt(f"{path}: row {i + 2} (cell {h!r}): {exc}") from None
+            raise DataCorrupt(f"{path}: {_row(i)} (cell {h!r}): {exc}") from None
+    params = raw["trainable_parameters"].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(params) | (params < 0) | (params != np.round(params))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataCorrupt(f"{path}: {_row(i)}, column trainable_parameters: {params[i]} is not a parameter "
+                          f"count (a whole number, 0 or more); {FIX}")
     n = len(raw)
     data: dict[str, Any] = {"module_hash": hashes.tolist(), "adjacency": adjacency.tolist(),
-                            "operations": operations.tolist(),
-                            "params": raw["trainable_parameters"].to_numpy(dtype=np.float64)}
+                            "operations": operations.tolist(), "params": params}
     for e in EPOCHS:
         val = raw[f"val_acc_{e}ep"].to_numpy(dtype=np.float64)
-        if (val[np.isfinite(val)] > 1.0).any() or (val[np.isfinite(val)] < 0.0).any():
-            raise DataCorrupt(f"{path}: val_acc_{e}ep has values outside 0..1; expected fractions")
+        outside = ~((val >= 0.0) & (val <= 1.0))  # also NaN and infinities
+        if outside.any():
+            i = int(np.argmax(outside))
+            raise DataCorrupt(f"{path}: {_row(i)}, column val_acc_{e}ep: {val[i]} is outside 0..1; expected "
+                              f"fractions (NaN: no value, but the file has one for every cell)")
         for m in METRICS:
             for r in range(REPEATS):
                 data[column(m, e, r)] = np.full(n, np.nan)
         data[column("val", e, 0)] = val * 100.0
-    data[column("train_s", 108, 0)] = raw["final_training_time_108ep"].to_numpy(dtype=np.float64)
+    train_s = raw["final_training_time_108ep"].to_numpy(dtype=np.float64)
+    check_column(train_s, SECONDS, file=str(path), column="final_training_time_108ep", where=_row, required=True)
+    data[column("train_s", 108, 0)] = train_s
     notes = [f"{path.name}: its single repeat per budget is stored as r0; which of the 3 official "
              f"repeats it is is unknown"]
     return Frame(pd.DataFrame(data), _source(path, "nasbench-vis-csv"), notes)
 
 
+_NAMES = {".tfrecord": "tfrecord", ".pkl": "pickle", ".pickle": "pickle", ".json": "json", ".csv": "csv"}
+_KINDS = {"tfrecord": "nasbench-tfrecord", "pickle": "naslib-pickle", "json": "naslib-json", "csv": "nasbench-vis-csv"}
+_UNKNOWN = ("an NB101 file this harness reads (nasbench_only108.tfrecord, nasbench_full.tfrecord, NASLib's "
+            "nasbench_only108.pkl or its JSON form, or the 20k CSV); name the file by its format")
+
+
 def source_kind(path: Path) -> str:
-    """Which kind of NB101 file (see the module docstring), from its suffix or else its first bytes."""
-    suffix = path.suffix.lower()
-    with open(path, "rb") as fh:
-        head = fh.read(256)
-    if suffix == ".tfrecord" or tfrecord.looks_like_tfrecord(path):
-        return "nasbench-tfrecord"
-    if suffix in (".pkl", ".pickle") or head[:1] == b"\x80":
-        return "naslib-pickle"
-    if suffix == ".json" or head.lstrip()[:1] == b"{":
-        return "naslib-json"
-    if suffix == ".csv" or head.startswith(b"module_hash"):
-        return "nasbench-vis-csv"
-    raise DataCorrupt(
-        f"{path}: not an NB101 file this harness reads (nasbench_only108.tfrecord, nasbench_full.tfrecord, "
-        f"NASLib's nasbench_only108.pkl or its JSON form, or the 20k CSV)"
+    """Which kind of NB101 file (see the module docstring), from its name and content together
+    (``harness.data.formats``): a ``.csv`` or ``.json`` that is really a pickle is refused, a file
+    with another name is read by its content only when exactly one kind fits."""
+    kind = formats.decide(
+        path, names=_NAMES, readable=set(_KINDS), unknown=_UNKNOWN,
+        probes={"tfrecord": lambda p, _head: tfrecord.looks_like_tfrecord(p)},
+        hints={"json": lambda head: head.lstrip()[:1] == b"{", "csv": lambda head: head.startswith(b"module_hash")},
     )
+    return _KINDS[kind]
 
 
 _READERS = {"nasbench-tfrecord": read_tfrecord, "naslib-pickle": read_naslib_pickle,

@@ -35,7 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from blackboxes.nb201.schema import unit_of
+from harness.data.values import FIX, check_column
 from harness.errors import DataCorrupt, HarnessError
+from harness.safe_pickle import RefusedPickle, load_plain
 from spaces import nb201
 
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
@@ -207,17 +210,21 @@ def _as_float(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def read_nats_api(api: Any, *, show_progress: bool = False) -> pd.DataFrame:
+def read_nats_api(api: Any, *, show_progress: bool = False, label: str = "NATS API") -> pd.DataFrame:
     """Every cell x dataset x hp of a NATS-tss API object (``nats_bench.create(dir, 'tss', ...)``).
 
     Uses ``len(api)``, ``api.arch(i)`` and ``api.get_more_info(i, d, hp=hp, is_random=False)`` and
-    maps the keys as ``NATS_KEYS`` documents. Columns the archive lacks for every cell are dropped.
+    maps the keys as ``NATS_KEYS`` documents. Columns the archive lacks for every cell are dropped;
+    a value a cell lacks is NaN, an impossible one (``harness.data.values``) a ``DataCorrupt``
+    naming ``label`` (the archive), the cell and the column.
     ``df.attrs['seeds']`` gives, per column, the fewest seeds averaged into a cell and
     ``df.attrs['notes']`` where the count varies (only when the API exposes ``arch2infos_dict``).
     """
     n = len(api)
+    if n == 0:
+        raise DataCorrupt(f"{label} holds no cells; pass the whole NATS-tss-v1_0-3ffb9-simple archive")
     archs = [api.arch(i) for i in range(n)]
-    _check_official(archs, "NATS API")
+    _check_official(archs, label)
     cols = {f"{d}/{m}@{hp}": np.full(n, math.nan) for hp in NATS_HPS for d, keys in NATS_KEYS.items() for m in keys}
     seeds: dict[tuple[str, str], list[int | None]] = {(d, hp): [] for hp in NATS_HPS for d in NATS_KEYS}
     with _progress(n * len(NATS_HPS) * len(NATS_KEYS), "NATS-tss cells x queries", show_progress) as advance:
@@ -233,9 +240,20 @@ def read_nats_api(api: Any, *, show_progress: bool = False) -> pd.DataFrame:
             _release(api, i)
     df = pd.DataFrame({"index": np.arange(n, dtype=np.int32), "arch_str": archs})
     df = pd.concat([df, pd.DataFrame({c: v for c, v in cols.items() if not np.isnan(v).all()})], axis=1)
-    _check_distinct(df, "NATS API")
+    check_values(df, label)
+    _check_distinct(df, label)
     df.attrs["seeds"], df.attrs["notes"] = _seed_summary(df, seeds)
     return df
+
+
+def check_values(df: pd.DataFrame, label: str) -> None:
+    """Every harness column of an official source against its unit; NaN is a value the cell lacks."""
+    archs = df["arch_str"].tolist()
+    for c in df.columns:
+        unit = unit_of(str(c))
+        if unit is not None:
+            check_column(df[c].to_numpy(dtype=np.float64), unit, file=label, column=str(c),
+                         where=lambda i: f"cell {archs[i]}")
 
 
 def _seed_summary(df: pd.DataFrame, seeds: dict[tuple[str, str], list[int | None]]) -> tuple[dict, list[str]]:
@@ -259,29 +277,39 @@ def nats_archive_version(name: str) -> str | None:
     return f"{m.group(1)}-{m.group(2)}" if m else None
 
 
-def read_nats_archive(path: str | Path) -> pd.DataFrame:
+NATS_PICKLE_OPT_IN = (
+    "NATS-Bench archives are pickles, which can run code when read (nats_bench unpickles them with "
+    "pickle.load); if you trust the file (downloaded from the official source yourself), rerun with --allow-pickle"
+)
+
+
+def read_nats_archive(path: str | Path, *, allow_pickle: bool = False) -> pd.DataFrame:
     """Read the NATS-Bench topology archive: the ``NATS-tss-v1_0-3ffb9-simple`` directory or its tar.
 
     A tar is extracted to a temporary directory first, taking only ``<dir>/meta.pickle.pbz2`` and
     ``<dir>/NNNNNN.pickle.pbz2`` members with tarfile's ``data`` filter (no links, no paths outside).
-    nats_bench unpickles the files, which can run code: only pass archives you downloaded yourself.
-    ``df.attrs`` adds ``nats_archive`` (the name) and ``nats_version`` (e.g. ``v1_0-3ffb9``, None when
-    the name does not carry it) to those of ``read_nats_api``.
+    nats_bench unpickles the files with full pickle, which can run code, so nothing is read unless
+    the caller opts in with ``allow_pickle=True`` (``data import nb201 --allow-pickle``); without it
+    a one-line ``HarnessError`` says so. ``df.attrs`` adds ``nats_archive`` (the name) and
+    ``nats_version`` (e.g. ``v1_0-3ffb9``, None when the name does not carry it) to those of
+    ``read_nats_api``.
     """
     path = Path(path)
     if not path.exists():
         raise HarnessError(f"{path} does not exist; pass the NATS-tss-v1_0-3ffb9-simple directory or its .tar")
+    if not allow_pickle:
+        raise HarnessError(f"{path}: {NATS_PICKLE_OPT_IN}")
     try:
         import nats_bench  # noqa: PLC0415 - optional dependency
     except ImportError:
         raise HarnessError("reading the NATS archive needs nats_bench: pip install 'nas-harness[nats]'") from None
     if path.is_dir():
-        return _read_nats_dir(nats_bench, path, path.name)
+        return _read_nats_dir(nats_bench, path, path.name, str(path))
     if not tarfile.is_tarfile(path):
         raise DataCorrupt(f"{path} is neither a NATS-tss archive directory nor a tar of one; pass NATS-tss-v1_0-3ffb9-simple")
     with tempfile.TemporaryDirectory(prefix="nats-tss-") as tmp:
         root, name = _extract_nats_tar(path, Path(tmp))
-        return _read_nats_dir(nats_bench, root, name)
+        return _read_nats_dir(nats_bench, root, name, str(path))
 
 
 def _extract_nats_tar(path: Path, dest: Path) -> tuple[Path, str]:
@@ -301,14 +329,14 @@ def _extract_nats_tar(path: Path, dest: Path) -> tuple[Path, str]:
     return (dest / top if top else dest), (top or path.name)
 
 
-def _read_nats_dir(nats_bench: Any, root: Path, name: str) -> pd.DataFrame:
+def _read_nats_dir(nats_bench: Any, root: Path, name: str, label: str) -> pd.DataFrame:
     if not (root / "meta.pickle.pbz2").is_file():
         raise DataCorrupt(f"{root} has no meta.pickle.pbz2: not a NATS-tss archive; pass the extracted NATS-tss-v1_0-3ffb9-simple directory")
     try:
         api = nats_bench.create(str(root), "tss", fast_mode=True, verbose=False)
     except (KeyError, TypeError, ValueError, OSError, EOFError, pickle.UnpicklingError) as exc:
         raise DataCorrupt(f"{root}/meta.pickle.pbz2 is unreadable ({_first_line(exc)}); extract or download the archive again") from None
-    df = read_nats_api(api, show_progress=True)
+    df = read_nats_api(api, show_progress=True, label=label)
     df.attrs["nats_archive"] = name
     df.attrs["nats_version"] = nats_archive_version(name)
     return df
@@ -316,25 +344,9 @@ def _read_nats_dir(nats_bench: Any, root: Path, name: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- NASLib pickles
 
-class _PlainUnpickler(pickle.Unpickler):
-    """NASLib's NB201 pickles hold dicts, lists and numbers only; refusing every other class means a
-    hostile file cannot run code while loading."""
-
-    _ALLOWED = frozenset(
-        [("builtins", n) for n in ("dict", "list", "tuple", "set", "frozenset", "float", "int", "str", "bool")]
-        + [("collections", "OrderedDict"), ("collections", "defaultdict")]
-        + [(f"numpy.{core}.multiarray", n) for core in ("core", "_core") for n in ("_reconstruct", "scalar")]
-        + [(f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")]
-        + [("numpy", "ndarray"), ("numpy", "dtype")]
-    )
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"it references {module}.{name}, which a NASLib NB201 pickle never does")
-        return super().find_class(module, name)
-
-
 def _load_pickle(path: Path) -> Any:
+    """NASLib's NB201 pickles hold dicts, lists and numbers only: ``harness.safe_pickle`` refuses
+    every other class, so a hostile file cannot run code while loading."""
     if not path.is_file():
         raise HarnessError(f"{path} does not exist; pass NASLib's nb201_<dataset>_full_training.pickle")
     with open(path, "rb") as fh:
@@ -344,7 +356,10 @@ def _load_pickle(path: Path) -> Any:
             )
         fh.seek(0)
         try:
-            return _PlainUnpickler(fh).load()
+            return load_plain(fh, "a NASLib NB201 pickle")
+        except RefusedPickle as exc:
+            raise DataCorrupt(f"{path} was not loaded: {exc}, and loading it could run code; pass NASLib's "
+                              f"nb201_<dataset>_full_training.pickle") from None
         except Exception as exc:  # noqa: BLE001 - any malformed byte stream is the same user error
             raise DataCorrupt(f"{path} is not a readable NASLib pickle ({_first_line(exc)}); download it again") from None
 
@@ -418,6 +433,13 @@ def _nonempty(values: Any) -> bool:
     return isinstance(values, (dict, list, tuple, np.ndarray)) and len(values) > 0
 
 
+def _check_times(values: list[float], label: str, key: str) -> None:
+    """Seconds are never negative or infinite (a NaN or 0 is an epoch never timed)."""
+    bad = next((v for v in values if math.isinf(v) or v < 0), None)
+    if bad is not None:
+        raise DataCorrupt(f"{label}, column {key}: negative or infinite time {bad}; {FIX}")
+
+
 def _cell_values(entry: Any, label: str) -> tuple[int, dict[str, list[float]], dict[str, list[float]], float] | None:
     """(epochs, eval accuracy curves, eval time curves, total train seconds) of one cell and dataset."""
     if entry is None:
@@ -427,17 +449,21 @@ def _cell_values(entry: Any, label: str) -> tuple[int, dict[str, list[float]], d
     acc, n = _curves(entry["eval_acc1es"], _epochs(entry), label)
     times = entry.get("eval_times")
     t_curves = _curves(times, n, label)[0] if _nonempty(times) else {}
+    for curve in t_curves.values():
+        _check_times(curve, label, "eval_times")
     train = entry.get("train_times")
     if isinstance(train, dict):
         train = [train[k] for k in sorted(train)]
-    train_s = float(np.nansum([_as_float(v) for v in train[:n]])) if _nonempty(train) else math.nan
+    train_times = [_as_float(v) for v in train[:n]] if _nonempty(train) else []
+    _check_times(train_times, label, "train_times")
+    train_s = float(np.nansum(train_times)) if train_times else math.nan
     return n, acc, t_curves, (train_s if train_s > 0 else math.nan)
 
 
-def _naslib_dataset(dataset: str, entries: list[Any], label: str) -> tuple[dict[str, np.ndarray], list[str]]:
+def _naslib_dataset(dataset: str, entries: list[Any], archs: list[str], label: str) -> tuple[dict[str, np.ndarray], list[str]]:
     """Columns of one dataset: each curve's split is its key (dict layout) or read off its grid."""
     label = f"{label} [{dataset}]"
-    cells = [_cell_values(e, label) for e in entries]
+    cells = [_cell_values(e, f"{label}: cell {a}") for e, a in zip(entries, archs)]
     present = [c for c in cells if c is not None]
     layouts = {(c[0], tuple(c[1])) for c in present}
     if len(layouts) != 1:
@@ -448,8 +474,11 @@ def _naslib_dataset(dataset: str, entries: list[Any], label: str) -> tuple[dict[
     nan = math.nan
     finals = {k: np.array([c[1][k][n - 1] if c else nan for c in cells]) for k in keys}
     for k, v in finals.items():
-        if np.any((v < 0) | (v > 100)):
-            raise DataCorrupt(f"{label}: accuracies outside 0-100 % in curve {k}; not an NB201 file")
+        outside = (v < 0) | (v > 100)
+        if outside.any():
+            i = int(np.argmax(outside))
+            raise DataCorrupt(f"{label}: cell {archs[i]}, eval_acc1es curve {k}: final accuracy {v[i]} outside "
+                              f"0-100 %; not an NB201 file")
     notes: list[str] = []
     sizes = SPLIT_SIZES[dataset]
     by_grid = {k: k.isdigit() for k in keys}  # list layout: curves "0", "1", ...; dict layout: split names
@@ -504,8 +533,9 @@ def read_naslib_pickle(path: str | Path, dataset_hint: str | None = None) -> tup
     as val only (cifar10: test, its only split); the returned notes say what was decided and why.
     Only the 200-epoch run is stored (epoch 11 of it is not NB201's 12-epoch schedule).
     ``dataset_hint`` (or the file name) limits the datasets read: 'cifar10' = cifar10-valid + cifar10.
-    The file is loaded with an unpickler that admits only dicts, lists and numbers, so it cannot run
-    code; still, only pass files you downloaded yourself.
+    The file is loaded with ``harness.safe_pickle.load_plain``, which admits only dicts, lists,
+    numbers and numpy arrays, so it cannot run code. Impossible values (``harness.data.values``;
+    negative or infinite times) are a ``DataCorrupt`` naming the cell and the column.
     """
     path = Path(path)
     label = str(path)
@@ -519,8 +549,9 @@ def read_naslib_pickle(path: str | Path, dataset_hint: str | None = None) -> tup
             raise DataCorrupt(f"{label}: cell {arch} holds {type(entry).__name__}, expected a dict per dataset")
         rows.append((arch_index(arch), arch, entry))
     rows.sort(key=lambda r: r[0])
-    if len({r[0] for r in rows}) != len(rows):
-        raise DataCorrupt(f"{label}: a cell appears twice (as arch string and op tuple); corrupt file")
+    twice = next((r[1] for r, q in zip(rows, rows[1:]) if r[0] == q[0]), None)
+    if twice is not None:
+        raise DataCorrupt(f"{label}: cell {twice} appears twice (as arch string and op tuple); corrupt file")
     present = [d for d in DATASETS if any(d in r[2] for r in rows)]
     wanted = _wanted_datasets(path, dataset_hint)
     datasets = [d for d in present if wanted is None or d in wanted]
@@ -533,8 +564,9 @@ def read_naslib_pickle(path: str | Path, dataset_hint: str | None = None) -> tup
         "split was decided from the file instead (see the notes below)",
     ]
     for d in datasets:
-        cols, d_notes = _naslib_dataset(d, [r[2].get(d) for r in rows], label)
+        cols, d_notes = _naslib_dataset(d, [r[2].get(d) for r in rows], [r[1] for r in rows], label)
         df = pd.concat([df, pd.DataFrame(cols)], axis=1)
         notes += d_notes
+    check_values(df, label)
     _check_distinct(df, label)
     return df, notes

@@ -38,12 +38,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from blackboxes.nb201.schema import NATIVE_COLUMN
+from blackboxes.nb201.schema import NATIVE_COLUMN, unit_of
 from harness import atomic
+from harness.data import formats
+from harness.data.values import FIX, PERCENT, SECONDS, check_column
 from harness.errors import DataCorrupt, HarnessError
+from spaces import nb201
 
 
 @dataclass
@@ -56,9 +60,24 @@ class Frame:
     notes: list[str]
 
 
-def _read_csv_or_parquet(path: Path) -> pd.DataFrame:
+_NAMES = {".csv": "csv", ".parquet": "parquet", ".pickle": "pickle", ".pkl": "pickle", ".tar": "tar",
+          ".tar.gz": "tar", ".tgz": "tar"}
+_UNKNOWN = ("an NB201 file this harness reads (the NATS-tss-v1_0-3ffb9-simple directory or its .tar, NASLib's "
+            "nb201_<dataset>_full_training.pickle, or a .csv / .parquet table); name the file by its format")
+
+
+def source_kind(path: Path) -> str:
+    """``csv``, ``parquet``, ``pickle`` (NASLib) or ``tar`` (a NATS archive; also a directory), from the
+    file's name and content together (``harness.data.formats``): a ``.csv`` that is really a pickle
+    is refused, never unpickled."""
+    if path.is_dir():
+        return "tar"
+    return formats.decide(path, names=_NAMES, readable={"csv", "parquet", "pickle", "tar"}, unknown=_UNKNOWN)
+
+
+def _read_table(path: Path, kind: str) -> pd.DataFrame:
     try:
-        if path.suffix == ".parquet":
+        if kind == "parquet":
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid) as exc:
@@ -71,9 +90,73 @@ def _need(df: pd.DataFrame, path: Path, cols: Sequence[str], layout: str) -> Non
         raise DataCorrupt(f"{path} looks like a {layout} table but lacks columns {', '.join(missing)}")
 
 
-def _table_frame(path: Path) -> Frame:
-    raw = _read_csv_or_parquet(path)
+def _row(i: int) -> str:
+    return f"data row {i + 1}"
+
+
+def _shown(value) -> str:
+    """A cell as the user wrote it: text quoted, numbers plain (not ``np.float64(3.5)``)."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _numbers(raw: pd.DataFrame, col: str, path: Path) -> np.ndarray:
+    """Column ``col`` as float64; a cell that is not a number is a ``DataCorrupt`` naming its row."""
+    series = raw[col]
+    try:
+        values = pd.to_numeric(series, errors="coerce")
+    except (TypeError, ValueError):  # lists or dicts in a parquet cell
+        raise DataCorrupt(f"{path}: column {col} holds {series.dtype} values, not numbers; {FIX}") from None
+    bad = (values.isna() & series.notna()).to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataCorrupt(f"{path}: {_row(i)}, column {col}: {_shown(series.iloc[i])} is not a number; {FIX}")
+    return values.to_numpy(dtype=np.float64)
+
+
+def _metric(raw: pd.DataFrame, col: str, path: Path, unit: str, required: bool) -> np.ndarray:
+    """A metric column, checked against its unit (``harness.data.values``) before any scaling."""
+    values = _numbers(raw, col, path)
+    check_column(values, unit, file=str(path), column=col, where=_row, required=required)
+    return values
+
+
+def _index(raw: pd.DataFrame, col: str, path: Path) -> np.ndarray:
+    x = _numbers(raw, col, path)
+    bad = ~np.isfinite(x) | (x != np.round(x)) | (x < 0) | (x >= nb201.N_CELLS)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataCorrupt(f"{path}: {_row(i)}, column {col}: {_shown(raw[col].iloc[i])} is not an NB201 index "
+                          f"(a whole number 0..{nb201.N_CELLS - 1}); {FIX}")
+    return x.astype(np.int32)
+
+
+def _check_cells(out: pd.DataFrame, path: Path, index_col: str) -> None:
+    """Every row a valid NB201 cell, and no cell (by index or by arch string) twice."""
+    codes = []
+    for i, a in enumerate(out["arch_str"]):
+        try:
+            if not isinstance(a, str):
+                raise ValueError(f"no arch string (got {a!r})")
+            codes.append(nb201.arch_code(nb201.parse_arch_str(a)))
+        except ValueError as exc:
+            raise DataCorrupt(f"{path}: {_row(i)}, column arch_str: {exc}") from None
+    for col, keys in ((index_col, out["index"]), ("arch_str", pd.Series(codes))):
+        dup = keys.duplicated().to_numpy()
+        if dup.any():
+            j = int(np.argmax(dup))
+            i = int(np.argmax((keys == keys.iloc[j]).to_numpy()))
+            raise DataCorrupt(f"{path}: {_row(j)}: duplicate NB201 cell (same {col} as {_row(i)}); a table "
+                              f"holds each cell once")
+
+
+def _table_frame(path: Path, kind: str = "csv") -> Frame:
+    """A plain table in one of the layouts of the module docstring. The three published layouts
+    have a value in every cell of every column they map (NaN there is corrupt); the harness-native
+    layout may lack values (a partial merge written out), so NaN there means absent."""
+    raw = _read_table(path, kind)
     source = {"path": str(path), "sha256": atomic.sha256_file(path), "size": path.stat().st_size}
+    if raw.empty:
+        raise DataCorrupt(f"{path} has no data rows (a header only?); pass the whole table")
     cols = set(raw.columns)
     out = pd.DataFrame()
     seeds: dict[str, int | None] = {}
@@ -82,28 +165,33 @@ def _table_frame(path: Path) -> Frame:
         _need(raw, path, ["index", "arch_str", "valid-accuracy", "test-accuracy", "train-all-time",
                           "train-per-time", "valid-per-time"], "NAS-Landscapes (NATS get_more_info, cifar10-valid, hp=200)")
         source["kind"] = "nas-landscapes-cifar10-valid-avg"
-        out["index"], out["arch_str"] = raw["index"], raw["arch_str"]
+        index_col = "index"
+        out["index"], out["arch_str"] = _index(raw, index_col, path), raw["arch_str"]
+        got = {c: _metric(raw, c, path, unit, True) for c, unit in (
+            ("valid-accuracy", PERCENT), ("test-accuracy", PERCENT), ("train-all-time", SECONDS),
+            ("valid-per-time", SECONDS), ("train-per-time", SECONDS))}
         mapping = {
-            "cifar10-valid/val@200": raw["valid-accuracy"],
-            "cifar10-valid/test@200": raw["test-accuracy"],
-            "cifar10-valid/train_s@200": raw["train-all-time"],
-            "cifar10-valid/eval_s@200": raw["valid-per-time"],
-            "cifar10-valid/train_s@12": 12.0 * raw["train-per-time"],
-            "cifar10-valid/eval_s@12": raw["valid-per-time"],
+            "cifar10-valid/val@200": got["valid-accuracy"],
+            "cifar10-valid/test@200": got["test-accuracy"],
+            "cifar10-valid/train_s@200": got["train-all-time"],
+            "cifar10-valid/eval_s@200": got["valid-per-time"],
+            "cifar10-valid/train_s@12": 12.0 * got["train-per-time"],
+            "cifar10-valid/eval_s@12": got["valid-per-time"],
         }
         notes.append("cifar10-valid/train_s@12 derived as 12 x train-per-time of the 200-epoch run")
         for k, v in mapping.items():
-            out[k] = v.astype(float)
+            out[k] = v
             seeds[k] = 3
     elif any(c.endswith("_val_acc_200ep") for c in cols):
         _need(raw, path, ["nb201_index", "arch_str"], "NASLib-derived 200-epoch validation")
         source["kind"] = "naslib-val-200ep"
-        out["index"], out["arch_str"] = raw["nb201_index"], raw["arch_str"]
+        index_col = "nb201_index"
+        out["index"], out["arch_str"] = _index(raw, index_col, path), raw["arch_str"]
         target = {"cifar10-valid": "cifar10-valid/test@200", "cifar100": "cifar100/val@200",
                   "ImageNet16-120": "ImageNet16-120/val@200"}
         for d, col in target.items():
             if f"{d}_val_acc_200ep" in cols:
-                out[col] = raw[f"{d}_val_acc_200ep"].astype(float)
+                out[col] = _metric(raw, f"{d}_val_acc_200ep", path, PERCENT, True)
                 seeds[col] = 1
         notes.append("NASLib 200-epoch accuracies are from one training seed; its cifar10-valid 'val_accuracy' "
                      "is the ori-test accuracy (10,000-image grid), imported as cifar10-valid/test@200")
@@ -113,37 +201,41 @@ def _table_frame(path: Path) -> Frame:
         _need(raw, path, ["nb201_index", "arch_str", "cifar10-test", "cifar100-test", "imagenet-test"],
               "mini-NAS-Bench-201 (12-epoch)")
         source["kind"] = "mini-nb201-12ep"
-        out["index"], out["arch_str"] = raw["nb201_index"], raw["arch_str"]
+        index_col = "nb201_index"
+        out["index"], out["arch_str"] = _index(raw, index_col, path), raw["arch_str"]
         mapping = {
             "cifar10-valid/val@12": "cifar10-val", "cifar10/test@12": "cifar10-test",
             "cifar100/val@12": "cifar100-val", "cifar100/test@12": "cifar100-test",
             "ImageNet16-120/val@12": "imagenet-val", "ImageNet16-120/test@12": "imagenet-test",
         }
         for k, v in mapping.items():
-            out[k] = raw[v].astype(float)
+            out[k] = _metric(raw, v, path, PERCENT, True)
             seeds[k] = None
     elif any(NATIVE_COLUMN.match(str(c)) for c in cols):
         _need(raw, path, ["index", "arch_str"], "harness-native NB201")
         source["kind"] = "harness-native"
-        out["index"], out["arch_str"] = raw["index"], raw["arch_str"]
+        index_col = "index"
+        out["index"], out["arch_str"] = _index(raw, index_col, path), raw["arch_str"]
         for c in raw.columns:
-            if NATIVE_COLUMN.match(str(c)):
-                out[c] = raw[c].astype(float)
+            unit = unit_of(str(c))
+            if unit is not None:
+                out[c] = _metric(raw, c, path, unit, False)
                 seeds[c] = None
     else:
         raise DataCorrupt(
             f"{path}: unknown NB201 table layout (columns {', '.join(map(str, list(raw.columns)[:8]))}...); "
             f"see README 'Data' for the accepted layouts"
         )
+    _check_cells(out, path, index_col)
     return Frame(out, seeds, source, notes)
 
 
-def _official_frame(path: Path) -> Frame:
+def _official_frame(path: Path, kind: str, allow_pickle: bool) -> Frame:
     from blackboxes.nb201 import official as nb201_sources  # noqa: PLC0415 - heavy, only for official files
 
     source = {"path": str(path)}
-    if path.is_dir() or path.name.endswith((".tar", ".tar.gz")):
-        df = nb201_sources.read_nats_archive(path)
+    if kind == "tar":
+        df = nb201_sources.read_nats_archive(path, allow_pickle=allow_pickle)
         notes = ["NATS-Bench topology archive: metrics averaged over the seeds of each run"]
         notes += list(df.attrs.get("notes", []))
         source["kind"] = "nats-tss-archive"
@@ -158,11 +250,15 @@ def _official_frame(path: Path) -> Frame:
     return Frame(df, seeds, source, list(notes))
 
 
-def read_source(path: Path) -> Frame:
+def read_source(path: Path, *, allow_pickle: bool = False) -> Frame:
+    """One NB201 file or NATS directory as a checked ``Frame``; the format is decided by name and
+    content (``source_kind``). ``allow_pickle`` opts in to the NATS archive, which nats_bench reads
+    with full pickle (it can run code); NASLib pickles go through ``harness.safe_pickle`` and need
+    no opt-in."""
     path = Path(path)
     if not path.exists():
         raise HarnessError(f"{path} does not exist; pass the path of a downloaded NB201 file")
-    if path.suffix in (".csv", ".parquet"):
-        return _table_frame(path)
-    return _official_frame(path)
-
+    kind = source_kind(path)
+    if kind in ("csv", "parquet"):
+        return _table_frame(path, kind)
+    return _official_frame(path, kind, allow_pickle)

@@ -16,31 +16,27 @@ from blackboxes.nb201.schema import (
     KNOWN_OPTIMUM,
     METRICS,
     NATIVE_COLUMN,
+    unit_of,
 )
 from harness import atomic
 from harness.data.store import StoredTable, write_stored
+from harness.data.values import column_problem
 from harness.errors import DataCorrupt, HarnessError
 from spaces import nb201
 
 
-def _check_cells(df: pd.DataFrame, label: str) -> pd.DataFrame:
-    try:
-        codes = df["arch_str"].map(lambda s: nb201.arch_code(nb201.parse_arch_str(str(s))))
-    except ValueError as exc:
-        raise DataCorrupt(f"{label}: {exc}") from None
-    if df["index"].duplicated().any() or codes.duplicated().any():
-        raise DataCorrupt(f"{label}: duplicate NB201 cells; wrong file or corrupt table")
-    if df["index"].min() < 0 or df["index"].max() >= nb201.N_CELLS:
-        raise DataCorrupt(f"{label}: NB201 index out of range 0..{nb201.N_CELLS - 1}")
+def _by_index(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(index=df["index"].astype(np.int32)).sort_values("index").reset_index(drop=True)
 
 
 def merge(frames: list[Frame]) -> tuple[pd.DataFrame, dict]:
-    """Merge sources by cell; index/arch_str must agree; per column keep the most-seeds source."""
+    """Merge sources by cell; index/arch_str must agree; per column keep the most-seeds source.
+
+    Each frame is already checked by its reader (valid cells, each once, possible values)."""
     merged: pd.DataFrame | None = None
     provenance: dict[str, dict] = {}
     for fr in frames:
-        df = _check_cells(fr.df, fr.source["path"])
+        df = _by_index(fr.df)
         if merged is None:
             merged = df[["index", "arch_str"]].copy()
         else:
@@ -73,12 +69,15 @@ def _column_order(columns) -> list[str]:
     return ["index", "arch_str"] + sorted((c for c in columns if NATIVE_COLUMN.match(c)), key=key)
 
 
-def import_files(paths: Sequence[Path], data_dir=None) -> StoredTable:
-    """Read every source, merge, check, and write the harness's NB201 table (atomically)."""
+def import_files(paths: Sequence[Path], data_dir=None, *, allow_pickle: bool = False) -> StoredTable:
+    """Read every source, merge, check, and write the harness's NB201 table (atomically).
+
+    ``allow_pickle`` opts in to reading NATS-Bench archives (full pickles, see ``read_source``);
+    without it such a path is a one-line ``HarnessError`` naming ``--allow-pickle``."""
     if not paths:
         raise HarnessError("give at least one NB201 file to import")
     try:
-        frames = [read_source(Path(p)) for p in paths]
+        frames = [read_source(Path(p), allow_pickle=allow_pickle) for p in paths]
         merged, provenance = merge(frames)
     except (ValueError, TypeError, OverflowError) as exc:
         raise DataCorrupt(
@@ -137,24 +136,40 @@ def import_embedded(data_dir=None) -> StoredTable:
 
 
 def verify(table: StoredTable) -> dict:
-    """Checksum, row count, cell set and the known optimum (NB201 paper)."""
+    """Checksum, row count, cell set, possible values (``harness.data.values``) and the known
+    optimum (NB201 paper); every finding is a problem in the answer, never an exception."""
     manifest = table.manifest()
     problems: list[str] = []
     if not table.checksum_ok():
         problems.append("table checksum differs from its manifest (modified or corrupt): re-import")
         return {"rows": manifest.get("n_rows"), "problems": problems}
     data = table.read().to_pandas()
+    info: dict = {"rows": len(data), "columns": [c for c in data.columns if "/" in c], "problems": problems}
     if len(data) != manifest.get("n_rows"):
         problems.append(f"{len(data)} rows but the manifest says {manifest.get('n_rows')}")
+    lacking = [c for c in ("index", "arch_str") if c not in data.columns]
+    if lacking or data.empty:
+        problems.append(f"the table {'lacks ' + ', '.join(lacking) if lacking else 'has no rows'}: re-import nb201")
+        return info
     if len(data) != nb201.N_CELLS:
         problems.append(f"{len(data)} of {nb201.N_CELLS} cells (partial import)")
-    info = {"rows": len(data), "columns": [c for c in data.columns if "/" in c]}
+    for c in info["columns"]:
+        unit = unit_of(c)
+        problem = column_problem(data[c].to_numpy(dtype=np.float64), unit) if unit else None
+        if problem is not None:
+            i, reason = problem
+            at = "" if i is None else f" (index {int(data['index'].iloc[i])}, {data['arch_str'].iloc[i]})"
+            problems.append(f"{c}: {reason}{at}: re-import nb201")
     col, idx, value = KNOWN_OPTIMUM
     if col in data.columns:
-        best = data.loc[data[col].idxmax()]
-        info["optimum"] = f"{col} max {best[col]:.3f} at index {int(best['index'])}"
-        if int(best["index"]) != idx or round(float(best[col]), 2) != value:
-            problems.append(f"{col} optimum is {best[col]:.3f} at {int(best['index'])}, expected {value} at {idx}")
-    info["problems"] = problems
+        values = data[col].to_numpy(dtype=np.float64)
+        finite = np.isfinite(values)
+        if not finite.any():
+            problems.append(f"{col} has no values")
+            return info
+        best = int(np.argmax(np.where(finite, values, -np.inf)))
+        at = int(data["index"].iloc[best])
+        info["optimum"] = f"{col} max {values[best]:.3f} at index {at}"
+        if at != idx or round(float(values[best]), 2) != value:
+            problems.append(f"{col} optimum is {values[best]:.3f} at {at}, expected {value} at {idx}")
     return info
-

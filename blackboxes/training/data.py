@@ -20,7 +20,6 @@ augmented there (no loader processes needed to keep a GPU fed).
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from harness.errors import DataCorrupt, DataMissing, HarnessError
+from harness.safe_pickle import load_plain
 
 DATASETS = ("digits", "cifar10", "tiny-imagenet")
 DIGITS_SPLIT_SEED = 20_190_401
@@ -143,8 +143,8 @@ def _unpickle(path: Path) -> dict:
     if not path.is_file():
         raise DataMissing(f"{path} is missing; re-download CIFAR-10 (`python -m harness data fetch cifar10`)")
     try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh, encoding="bytes")
+        with open(path, "rb") as fh:  # restricted: a batch holds a dict of bytes, lists and an array
+            return load_plain(fh, "a CIFAR-10 python batch", encoding="bytes")
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
         raise DataCorrupt(f"{path} is not a CIFAR-10 python batch ({type(exc).__name__}); re-download it") from None
 

@@ -3,8 +3,9 @@
 Downloads stream into ``<file>.part`` beside the destination and resume with an HTTP Range
 request, so an interrupted 2 GB download continues where it stopped; a server that ignores Range
 (answers 200) is downloaded again from the start. Only a file whose size and checksums match
-what was published (the benchmark's ``Source``) is renamed into place; a file without a published
-checksum is accepted on its size and its sha256 is printed as unverified.
+what was published (the benchmark's ``Source``) or the ``--sha256`` given is renamed into place.
+``verified_download`` (``data fetch``) refuses a download with no checksum at all; ``download``
+itself accepts one on its size and prints its sha256 as unverified.
 """
 from __future__ import annotations
 
@@ -286,17 +287,28 @@ def plan(benchmark: str, sources: Sequence[Source], url: str | None, sha256: str
 
 
 def verified_download(benchmark: str, sources: Sequence[Source], data_dir, *, url: str | None = None,
-                      sha256: str | None = None, source: Source | str | None = None, progress: bool = True) -> Path:
+                      sha256: str | None = None, source: Source | str | None = None, progress: bool = True,
+                      allow_unverified: bool = False) -> Path:
     """Bring ``benchmark``'s official file (or ``url``) into ``<data_dir>/downloads/``, verified; its path.
 
     A file already in downloads/ is verified instead of downloaded; for a Google-Drive-only source
     that is the way to use fetch (put the file there), otherwise the error says where to download
-    it and how to import it.
+    it and how to import it. A download with nothing to verify it against (no published checksum,
+    no ``sha256``) is refused before any byte is fetched: whatever a server sends would otherwise
+    be imported as benchmark data. ``allow_unverified`` lifts that for callers whose files cannot
+    run code or become benchmark numbers unnoticed (see ``blackboxes.training.fetch``).
     """
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
         raise HarnessError(f"--sha256 must be 64 hex digits, got {sha256!r}")
     src, address, filename, expected = plan(benchmark, sources, url, sha256, source)
     dest = resolve_data_dir(data_dir) / "downloads" / filename
+    if (address is not None and not dest.is_file() and expected["sha256"] is None and expected["md5"] is None
+            and not allow_unverified):
+        raise HarnessError(
+            f"refusing to download {address}: {filename} has no published checksum, so nothing would show a wrong "
+            f"or tampered file; pass --sha256 <64 hex digits> (from whoever publishes the file), or download it "
+            f"yourself, check it and run `python -m harness data import {benchmark} <path to {filename}>`"
+        )
     if dest.is_file():
         wrong = _mismatches(dest, _Hashes.of_prefix(dest, dest.stat().st_size), **expected)
         if wrong:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import atomic
-from harness.errors import DataCorrupt, DataMissing
+from harness.errors import DataCorrupt, DataMissing, HarnessError
 
 TABLE_FORMAT_VERSION = 1
 ENV_DATA_DIR = "HARNESS_DATA"
@@ -34,7 +34,11 @@ def default_data_dir() -> Path:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
-    return Path(data_dir).expanduser() if data_dir else default_data_dir()
+    """The data dir to use; a one-line error when it names something that is not a directory."""
+    path = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    if path.exists() and not path.is_dir():
+        raise HarnessError(f"data dir {path} is not a directory; pass a directory as --data-dir (or ${ENV_DATA_DIR})")
+    return path
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,39 @@ class StoredTable:
             raise self.missing_error()
         return atomic.sha256_file(self.table_path) == expected
 
+    def verified_sha256(self) -> str:
+        """The checksum of the table file, after checking it equals the manifest's; a
+        ``DataCorrupt`` naming the fix otherwise. Evaluators call this when they open a table, so
+        an edited or bit-flipped table stops the run instead of answering queries.
+
+        Hashing a 500 MB table costs about a second, so the verdict is remembered beside the table
+        (``.verified.json``) under the file's size, mtime, ctime and inode: a change to any of them
+        -- every write does, and ``touch`` cannot set ctime back -- hashes the file again.
+        """
+        expected = self.manifest().get("table_sha256")
+        if not self.table_path.is_file():
+            raise self.missing_error()
+        st = self.table_path.stat()
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, expected]
+        cache = self.directory / ".verified.json"
+        try:
+            if json.loads(cache.read_text()) == stamp:
+                return expected
+        except (OSError, ValueError):
+            pass
+        actual = atomic.sha256_file(self.table_path)
+        if actual != expected:
+            raise DataCorrupt(
+                f"{self.table_path} does not match its manifest (sha256 {actual[:12]}…, expected "
+                f"{str(expected)[:12]}…): it was modified or is corrupt; re-import {self.benchmark} "
+                f"(`python -m harness data import {self.benchmark} ...`)"
+            )
+        try:
+            atomic.write_json(cache, stamp)
+        except OSError:
+            pass  # a read-only data dir: verify again next time
+        return actual
+
     def missing_error(self) -> DataMissing:
         hint = self.hint or f"import it with `python -m harness data import {self.benchmark} <file>`"
         return DataMissing(f"no {self.benchmark} table in {self.directory.parent}; {hint}")
@@ -92,7 +129,7 @@ class StoredTable:
         if not self.exists():
             raise self.missing_error()
         try:
-            return pq.read_table(self.table_path, columns=columns)
+            return atomic.read_parquet(self.table_path, columns=columns)
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataCorrupt(
                 f"{self.table_path} cannot be read ({str(exc).splitlines()[0]}); run "
@@ -130,10 +167,9 @@ def write_stored(
             table_sha256=atomic.sha256_file(target.table_path),
         )
         atomic.write_json(target.manifest_path, full)
-    except PermissionError as exc:
-        from harness.errors import HarnessError
-
+    except OSError as exc:  # read-only, full, or a file where a folder should be
         raise HarnessError(
-            f"cannot write to data dir {target.directory} ({exc.strerror}); pass --data-dir or set {ENV_DATA_DIR}"
+            f"cannot write to data dir {target.directory} ({exc.strerror}); free space, or pass a writable --data-dir "
+            f"or set {ENV_DATA_DIR}"
         ) from None
     return target
