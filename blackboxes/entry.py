@@ -63,6 +63,10 @@ class Benchmark:
     """The one-line instruction printed when the table is missing."""
     not_runnable: str = ""
     """Why ``run`` refuses this benchmark ("" = runnable)."""
+    default_strategies: tuple[str, ...] = ()
+    """The strategies ``run`` compares when ``--strategies`` is not given: the paper's comparison on
+    this benchmark, each at its own preset (``defaults_source`` says which table)."""
+    defaults_source: str = ""
 
     # ------------------------------------------------------------------ searching
     def make_space(self, dataset: str | None = None) -> SearchSpace:

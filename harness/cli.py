@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run every (selected) strategy for N seeds with matched budgets")
     r.add_argument("--space", required=True, help="search space (see `list spaces`)")
     r.add_argument("--dataset", help="dataset (default: the space's first)")
-    r.add_argument("--strategies", help="comma-separated strategy names (default: all registered)")
+    r.add_argument("--strategies", help="comma-separated strategy names, or `all` (every registered one but the opt-in "
+                   "replicas); default: the paper's comparison on the space (`list` shows it)")
     r.add_argument("--seeds", type=_positive_int, default=10, help="number of seeds (default 10)")
     r.add_argument("--first-seed", type=_nonneg_int, default=0, help="first seed index (default 0)")
     r.add_argument("--budget", type=_positive_int, help="queries per run (default: the space's)")
@@ -236,11 +237,19 @@ def cmd_list(args, console: Console) -> int:
             out.print(f"[bold]{p.name}[/bold]: {p.description}. Source: {p.citation}."
                       + (f" Deviation: {p.deviations}" if p.deviations else ""))
     if args.what in ("all", "strategies"):
-        t = Table(title="strategies")
-        t.add_column("strategy")
-        t.add_column("implementation")
+        from strategies.registry import describe
+
+        t = Table(title="strategies (`run --strategies a,b` or `all`; default: a space's paper comparison)")
+        for c in ("strategy", "purpose", "one NB201 run", "source", "default on"):
+            t.add_column(c)
         for n in STRATEGIES.names():
-            t.add_row(n, STRATEGIES.target(n))
+            info = describe(n)
+            spaces = ", ".join(b.name for b in BENCHMARKS.values() if n in b.default_strategies)
+            if info is None:
+                t.add_row(n, STRATEGIES.target(n), "?", "plugin", spaces)
+            else:
+                cost = info.cost + (" (opt-in: name it)" if info.opt_in else "")
+                t.add_row(n, info.purpose, cost, info.source, spaces)
         out.print(t)
     return 0
 

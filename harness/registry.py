@@ -11,11 +11,13 @@ from harness.errors import HarnessError
 class LazyRegistry:
     """Maps names to ``"module:attribute"`` targets, resolved on first use.
 
-    ``entry_point_group`` adds entries that outside packages declare in their pyproject
+    An entry is a target string or an object with a ``target`` attribute carrying more about it
+    (``strategies.registry.StrategyEntry``: purpose, cost, source). ``entry_point_group`` adds
+    entries that outside packages declare in their pyproject
     (``[project.entry-points."nas_harness.strategies"] mine = "pkg.mod:MyStrategy"``).
     """
 
-    def __init__(self, kind: str, entries: dict[str, str], entry_point_group: str | None = None):
+    def __init__(self, kind: str, entries: dict[str, Any], entry_point_group: str | None = None):
         self.kind = kind
         self._entries = dict(entries)
         self._group = entry_point_group
@@ -43,7 +45,8 @@ class LazyRegistry:
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
-    def target(self, name: str) -> str:
+    def entry(self, name: str) -> Any:
+        """What was registered under ``name`` (a target string or an entry object)."""
         self._load_plugins()
         try:
             return self._entries[name]
@@ -51,6 +54,10 @@ class LazyRegistry:
             raise HarnessError(
                 f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}"
             ) from None
+
+    def target(self, name: str) -> str:
+        entry = self.entry(name)
+        return entry if isinstance(entry, str) else entry.target
 
     def get(self, name: str) -> Any:
         target = self.target(name)

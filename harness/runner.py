@@ -30,6 +30,7 @@ from harness.budget import Budget
 from harness.config import BENCH_DRAW, RunConfig
 from harness.contracts import Evaluator, EvaluatorOptions, Proposal, Result, RunContext
 from harness.errors import HarnessError
+from harness.fingerprint import code_fingerprint
 from harness.journal import EvaluatorCheckpoint, Journal
 from harness.locks import RunLock
 from harness.query import Query
@@ -156,6 +157,17 @@ def _evaluate(evaluator: Evaluator, archs: list, fidelity: int, seeds: list[int]
     return out
 
 
+def run_code(cfg: RunConfig, evaluator: Evaluator | None = None) -> dict[str, str]:
+    """The code fingerprint of ``cfg``'s run (``harness.fingerprint``): what a complete run's
+    manifest must hold to count as current."""
+    from blackboxes.registry import get_benchmark  # noqa: PLC0415
+
+    entry = get_benchmark(cfg.space)
+    space = entry.space_for_dataset or entry.space
+    ev = entry.evaluator if evaluator is None else f"{type(evaluator).__module__}:{type(evaluator).__qualname__}"
+    return code_fingerprint(STRATEGIES.target(cfg.strategy), space, ev)
+
+
 class Run:
     """One configuration run to its budget; see the module docstring for the steps."""
 
@@ -187,13 +199,14 @@ class Run:
         """Take the run's lock, resolve the space, evaluator and strategy and load any journal;
         False when already complete."""
         cfg = self.cfg
-        if not self.force and storage.is_complete(self.paths, self.run_id):
+        self.code = run_code(cfg, self.evaluator)
+        if not self.force and storage.is_complete(self.paths, self.run_id, self.code):
             return False
         self.lock.acquire()
-        if not self.force and storage.is_complete(self.paths, self.run_id):  # finished by another command meanwhile
+        if not self.force and storage.is_complete(self.paths, self.run_id, self.code):  # done by another command meanwhile
             return False
         if self.refuse_conflicts and not self.force:  # ... or another configuration written there meanwhile
-            storage.refuse_conflict(self.paths, self.run_id)
+            storage.refuse_conflict(self.paths, self.run_id, self.code)
         from blackboxes.registry import get_benchmark  # noqa: PLC0415 - the benchmark layer sits above the engine core
 
         entry = get_benchmark(cfg.space)
@@ -354,6 +367,7 @@ class Run:
             "evaluator_options": asdict(self.options),
             "strategy_params": self.strategy.params(),
             "strategy_resolved": self.strategy.resolved(),
+            "code": self.code,
             "harness_version": harness.__version__,
             "git_commit": _git_commit(),
             "python": platform.python_version(),

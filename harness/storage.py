@@ -135,12 +135,15 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     return manifest if isinstance(manifest, dict) else None  # valid JSON of another shape is no manifest
 
 
-def is_complete(paths: RunPaths, run_id: str) -> bool:
-    """A finished run with the same identity whose trajectory still matches its checksum."""
+def is_complete(paths: RunPaths, run_id: str, code: dict | None = None) -> bool:
+    """A finished run with the same identity whose trajectory still matches its checksum -- and,
+    given the current ``code`` fingerprint, produced by that code."""
     manifest = read_manifest(paths.manifest)
     if not manifest or manifest.get("run_id") != run_id or manifest.get("status") != "complete":
         return False
     if manifest.get("schema_version") != SCHEMA_VERSION or not paths.trajectory.is_file():
+        return False
+    if code is not None and stale_because(manifest, code):
         return False
     return atomic.sha256_file(paths.trajectory) == manifest.get("trajectory_sha256")
 
@@ -153,16 +156,30 @@ def write_failed(paths: RunPaths, manifest: dict[str, Any]) -> None:
         raise HarnessError(f"writing {paths.manifest} failed ({exc.strerror}); free space or pass another --out") from None
 
 
-def refuse_conflict(paths: RunPaths, run_id: str) -> None:
-    """A one-line refusal when ``paths`` hold a *different* complete run (it would be overwritten)."""
-    other = conflicting_run(paths, run_id)
-    if other:
-        c = other.get("config", {}) if isinstance(other.get("config"), dict) else {}
+def refuse_conflict(paths: RunPaths, run_id: str, code: dict | None = None) -> None:
+    """A one-line refusal when ``paths`` hold a complete run that ours would replace: another
+    configuration, or ours produced by other code (``code`` is the current fingerprint)."""
+    manifest = read_manifest(paths.manifest)
+    if not manifest or manifest.get("status") != "complete":
+        return
+    if manifest.get("run_id") != run_id:
+        c = manifest.get("config", {}) if isinstance(manifest.get("config"), dict) else {}
         raise HarnessError(
             f"{paths.trajectory} holds a different complete run (protocol "
             f"{c.get('protocol') or 'custom'!r}, budget {c.get('budget')}, time budget {c.get('time_budget')}); "
             f"use another --out (e.g. results/<protocol>) or --force to replace it"
         )
+    if code is not None and (why := stale_because(manifest, code)):
+        raise HarnessError(f"{paths.trajectory} was produced by other code ({why}); rerun it with --force or "
+                           f"use another --out")
+
+
+def stale_because(manifest: dict, code: dict) -> str:
+    """Why a complete run of the same configuration is not current ("" when it is)."""
+    from harness.fingerprint import changed_parts  # noqa: PLC0415
+
+    parts = changed_parts(manifest.get("code"), code)
+    return f"changed since: {', '.join(parts)}" if parts else ""
 
 
 def conflicting_run(paths: RunPaths, run_id: str) -> dict | None:

@@ -81,7 +81,11 @@ class StudyRequest:
                 raise HarnessError(f"{', '.join(explicit)} conflicts with --protocol {protocol.name}, which sets it; drop one")
         dataset = self.dataset or (protocol.datasets[0] if protocol else entry.datasets[0])
         entry.check_dataset(dataset)
-        names = list(self.strategies) if self.strategies is not None else STRATEGIES.names()
+        names = list(self.strategies) if self.strategies is not None else list(entry.default_strategies)
+        if names == ["all"]:
+            from strategies.registry import everyday  # noqa: PLC0415
+
+            names = everyday()
         if not names:
             raise HarnessError("--strategies is empty; give at least one name (see `list strategies`)")
         for n in names:
@@ -184,14 +188,26 @@ class Study:
 
     def refuse_overwrites(self) -> None:
         """A one-line refusal, before anything runs, when ``out`` holds a *different* complete run
-        where one of ours goes, or another command is writing one of our runs now."""
+        where one of ours goes, complete runs of ours produced by other code (stale), or another
+        command is writing one of our runs now."""
         from harness.locks import RunLock  # noqa: PLC0415
 
+        stale: dict[str, list[str]] = {}
         for cfg in self.runs:
             paths = cfg.paths(self.out)
             storage.refuse_conflict(paths, cfg.run_id)
+            manifest = storage.read_manifest(paths.manifest)
+            if manifest and manifest.get("status") == "complete" and manifest.get("run_id") == cfg.run_id:
+                why = storage.stale_because(manifest, runner.run_code(cfg))
+                if why:
+                    stale.setdefault(why, []).append(f"{cfg.strategy} seed={cfg.seed}")
             if paths.lock.exists():
                 RunLock(paths.lock).acquire().release()
+        if stale:
+            n = sum(map(len, stale.values()))
+            detail = "; ".join(f"{', '.join(runs[:3])}{' …' if len(runs) > 3 else ''} ({why})" for why, runs in stale.items())
+            raise HarnessError(f"{n} complete run(s) in {self.out} were produced by other code than this harness's: "
+                               f"{detail}; rerun them with --force, or use another --out")
 
 
 def default_workers() -> int:

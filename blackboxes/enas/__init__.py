@@ -17,4 +17,6 @@ BENCHMARK = Benchmark(
     budget_source="GraphPNAS §4.2 / App. E: 300 search steps x ~100 architectures, strategy updated every "
     "5 supernet epochs (fidelity = supernet epochs per step)",
     default_batch_size=100,
+    default_strategies=("rnn", "graphpnas"),
+    defaults_source="GraphPNAS Table 3, ENAS macro block (the ENAS RNN controller and GraphPNAS)",
 )

@@ -65,4 +65,6 @@ BENCHMARK = Benchmark(
         ),
     ),
     how_to_get=HOW_TO_GET,
+    default_strategies=("random", "local_search", "bananas", "rnn", "graphpnas"),
+    defaults_source="GraphPNAS Table 4 (random, local search, BANANAS, RNN (RL) and GraphPNAS at 300 queries)",
 )

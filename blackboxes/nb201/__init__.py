@@ -59,4 +59,6 @@ BENCHMARK = Benchmark(
         ),
     ),
     how_to_get=HOW_TO_GET,
+    default_strategies=("random", "rea_nb201", "reinforce", "bohb_nb201", "graphpnas"),
+    defaults_source="GraphPNAS Table 5 (REA, REINFORCE, random, BOHB at NATS-Bench's presets, and GraphPNAS)",
 )

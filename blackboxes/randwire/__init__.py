@@ -20,4 +20,6 @@ BENCHMARK = Benchmark(
     "so every strategy x 3 seeds finishes in minutes on 2 CPU cores (fidelity = training epochs, the "
     "evaluator's per-dataset default)",
     space_for_dataset="blackboxes.randwire.oracle:space_for_dataset",
+    default_strategies=("er", "ws", "rnn", "graphpnas"),
+    defaults_source="GraphPNAS Table 1 (ER and WS random search, the RNN generator, GraphPNAS)",
 )

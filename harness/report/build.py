@@ -3,23 +3,30 @@
 Layout: ``<out>/<space>/<protocol or custom>/`` with ``tables/``, ``figures/``, ``stats/``,
 ``index.md`` and ``index.html`` (figures inline), plus ``<out>/index.md`` / ``index.html``
 linking every group. Runs of different protocols never share a table: each protocol is a group.
+The whole folder is built beside ``--out`` and swapped in at the end (``harness.report.publish``), so
+an interrupted build leaves the previous report as it was and nothing of runs no longer present stays.
 """
 from __future__ import annotations
 
 import base64
 import html
+import os
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from harness import atomic
+from harness.errors import HarnessError
 from harness.protocols import PROTOCOLS
-from harness.report import curves, figures, reference, selection, stats, tables
+from harness.report import curves, figures, publish, reference, selection, stats, tables
 from harness.report.incumbent import at_checkpoint, incumbents
 from harness.report.load import load_results
-from harness.report.plotting import plt, save_figure
+from harness.report.plotting import NotDrawn, plt, save_figure
+
+Say = Callable[[str], None]
 
 
 def _write_text(path: Path, text: str) -> Path:
@@ -58,7 +65,8 @@ def _settings_notes(manifests: dict, space: str, protocol: str) -> tuple[list[st
     for k, m in manifests.items():
         if k[0] == space and k[2] == protocol:
             c = m["config"]
-            by_dataset.setdefault(k[1], []).append((k[3], c["budget"], c["time_budget"], m.get("fidelity"), c["dedup"]))
+            by_dataset.setdefault(k[1], []).append((k[3], c.get("budget"), c.get("time_budget"), m.get("fidelity"),
+                                                    c.get("dedup")))
     budgets = []
     for dataset, runs in sorted(by_dataset.items()):
         for field, idx in (("budget", 1), ("time budget", 2), ("fidelity", 3), ("dedup", 4)):
@@ -89,9 +97,21 @@ def _rank_plot(inc: pd.DataFrame, metric: str, out: Path, stem: str, title: str)
     return save_figure(fig, out / stem)
 
 
-def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, out: Path) -> dict:
-    """Every table, statistic and figure of one (space, protocol) group."""
+def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, out: Path,
+                say: Say = lambda line: None) -> dict:
+    """Every table, statistic and figure of one (space, protocol) group; a figure whose data cannot be
+    drawn (``NotDrawn``) is left out, said in one line and noted in the group's index."""
     group_dir = out / space / (protocol or "custom")
+    not_drawn: list[str] = []
+
+    def figure(draw: Callable[[], list[Path]], name: str) -> list[Path]:
+        try:
+            return draw()
+        except NotDrawn as exc:
+            not_drawn.append(f"{name}: {exc}")
+            say(f"{space}/{protocol or 'custom'}: figure {name} not drawn ({exc})")
+            return []
+
     inc = incumbents(rows)
     caption = _report_caption(manifests, space, protocol)
     notes, checkpoint = _settings_notes(manifests, space, protocol)
@@ -118,7 +138,7 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
         final = at_checkpoint(d_inc, checkpoints[-1])
         final = final[final["reached"]]
         for metric, label in (("inc_report_val", "validation"), ("inc_report_test", "test")):
-            if final[metric].notna().any():
+            if np.isfinite(final[metric].to_numpy(float)).any():
                 ci = stats.summary_with_ci(final, metric)
                 pw = stats.pairwise_tests(final, metric)
                 stat_tables[f"{dataset} {label}: bootstrap 95% CI of the mean"] = ci
@@ -126,12 +146,14 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
                 files.append(_write_text(group_dir / "stats" / f"{dataset}_{label}_ci.csv", _csv(ci)))
                 files.append(_write_text(group_dir / "stats" / f"{dataset}_{label}_pairwise.csv", _csv(pw)))
         title = f"{space} / {dataset} / {protocol or 'custom'}"
-        figs += curves.plot_curves(d_inc, title, group_dir / "figures", f"curves_{dataset}")
-        figs += _rank_plot(d_inc, "inc_report_val", group_dir / "figures", f"ranks_{dataset}", title)
+        fig_dir = group_dir / "figures"
+        figs += figure(lambda: curves.plot_curves(d_inc, title, fig_dir, f"curves_{dataset}"), f"curves_{dataset}")
+        figs += figure(lambda: _rank_plot(d_inc, "inc_report_val", fig_dir, f"ranks_{dataset}", title), f"ranks_{dataset}")
         d_rows = rows[rows["dataset"] == dataset]
-        figs += figures.fig3(d_rows, space, title, group_dir / "figures", f"fig3_{dataset}")
-        figs += figures.draw_top_architectures(d_rows, space, group_dir / "figures", f"top_archs_{dataset}")
-    _write_group_index(group_dir, space, protocol, result_tables, sel, repro, stat_tables, figs)
+        figs += figure(lambda: figures.fig3(d_rows, space, title, fig_dir, f"fig3_{dataset}"), f"fig3_{dataset}")
+        figs += figure(lambda: figures.draw_top_architectures(d_rows, space, fig_dir, f"top_archs_{dataset}"),
+                       f"top_archs_{dataset}")
+    _write_group_index(group_dir, space, protocol, result_tables, sel, repro, stat_tables, figs, not_drawn)
     return {"dir": group_dir, "tables": result_tables, "files": files + figs, "repro": repro}
 
 
@@ -147,7 +169,8 @@ def _md_frame(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
-def _write_group_index(group_dir: Path, space, protocol, result_tables, sel, repro, stat_tables, figs) -> None:
+def _write_group_index(group_dir: Path, space, protocol, result_tables, sel, repro, stat_tables, figs,
+                       not_drawn: list[str]) -> None:
     md = [f"# {space} — {protocol or 'custom settings'}", ""]
     for t in result_tables:
         md += [tables.to_markdown(t), f"([LaTeX](tables/{t.name}.tex), [CSV](tables/{t.name}.csv))", ""]
@@ -161,6 +184,8 @@ def _write_group_index(group_dir: Path, space, protocol, result_tables, sel, rep
     if pngs:
         md += ["## Figures", ""]
         md += [f"![{p.stem}](figures/{p.name}) ([PDF](figures/{p.stem}.pdf))" for p in pngs]
+    if not_drawn:
+        md += ["", "Figures not drawn:", ""] + [f"- {n}" for n in not_drawn]
     _write_text(group_dir / "index.md", "\n".join(md) + "\n")
     body = [f"<h1>{html.escape(space)} — {html.escape(protocol or 'custom settings')}</h1>"]
     for t in result_tables:
@@ -173,6 +198,7 @@ def _write_group_index(group_dir: Path, space, protocol, result_tables, sel, rep
     for p in pngs:
         data = base64.b64encode(p.read_bytes()).decode()
         body.append(f'<figure><img src="data:image/png;base64,{data}" style="max-width:100%"><figcaption>{html.escape(p.stem)}</figcaption></figure>')
+    body += [f"<p>Figure not drawn: {html.escape(n)}</p>" for n in not_drawn]
     _write_text(group_dir / "index.html", _html_page(f"{space} {protocol}", body))
 
 
@@ -191,13 +217,8 @@ def _html_page(title: str, body: list[str]) -> str:
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
 
 
-def build_report(results: Path, out: Path, space: str | None = None, dataset: str | None = None) -> list[dict]:
-    loaded = load_results(results, space, dataset)
-    rows = loaded.rows
-    groups = []
-    for (sp, prot), g in rows.groupby(["space", "protocol"], sort=True):
-        groups.append(build_group(g, loaded.manifests, sp, prot, Path(out)))
-    index = ["# NAS harness report", "", f"Built from `{results}` (trajectories and manifests only).", ""]
+def _write_index(out: Path, results: Path, rows: pd.DataFrame, groups: list[dict], problems: list) -> None:
+    index = [publish.REPORT_TITLE, "", f"Built from `{results}` (trajectories and manifests only).", ""]
     mixed = rows.groupby(["space", "dataset"])["protocol"].nunique()
     for (sp, ds), n in mixed.items():
         if n > 1:
@@ -205,9 +226,37 @@ def build_report(results: Path, out: Path, space: str | None = None, dataset: st
     for g in groups:
         rel = g["dir"].relative_to(out)
         index.append(f"- [{rel}]({rel}/index.md) ([HTML]({rel}/index.html))")
-    if loaded.problems:
-        index += ["", "## Skipped runs", ""] + [f"- {p}" for p in loaded.problems]
-    _write_text(Path(out) / "index.md", "\n".join(index) + "\n")
+    if problems:
+        index += ["", "## Skipped runs", ""] + [f"- {p}" for p in problems]
+    _write_text(out / "index.md", "\n".join(index) + "\n")
     links = "".join(f"<li><a href='{g['dir'].relative_to(out)}/index.html'>{g['dir'].relative_to(out)}</a></li>" for g in groups)
-    _write_text(Path(out) / "index.html", _html_page("NAS harness report", [f"<h1>NAS harness report</h1><ul>{links}</ul>"]))
-    return groups
+    _write_text(out / "index.html", _html_page("NAS harness report", [f"<h1>NAS harness report</h1><ul>{links}</ul>"]))
+
+
+def _moved(group: dict, src: Path, dest: Path) -> dict:
+    """A group's paths as they are once the built folder ``src`` has become ``dest``."""
+    return {**group, "dir": dest / group["dir"].relative_to(src), "files": [dest / f.relative_to(src) for f in group["files"]]}
+
+
+def build_report(results: Path, out: Path, space: str | None = None, dataset: str | None = None,
+                 say: Say | None = None) -> list[dict]:
+    """Build the report of ``results`` and swap it in for ``out`` whole; ``say`` gets one line per group of
+    skipped runs and per figure not drawn. User-fixable problems (no runs, an ``--out`` that is a file or
+    not a report, a read-only or full disk) are one-line ``HarnessError``s; ``out`` is then unchanged."""
+    say = say or (lambda line: None)
+    results, out = Path(results), Path(out)
+    loaded = load_results(results, space, dataset, say)
+    if Path(os.path.realpath(out)) in (Path(os.path.realpath(results)), *Path(os.path.realpath(results)).parents):
+        raise HarnessError(f"--out {out} holds --results {results}, and the report replaces its folder whole; "
+                           f"pass another --out")
+    publish.check_destination(out)
+    try:
+        with publish.staged(out) as tmp:
+            groups = [build_group(g, loaded.manifests, sp, prot, tmp, say)
+                      for (sp, prot), g in loaded.rows.groupby(["space", "protocol"], sort=True)]
+            _write_index(tmp, results, loaded.rows, groups, loaded.problems)
+    except OSError as exc:
+        where = f" at {exc.filename}" if getattr(exc, "filename", None) else ""
+        raise HarnessError(f"cannot write the report to {out} ({exc.strerror or exc}{where}); free disk space, make it "
+                           f"writable or pass another --out (the previous report is unchanged)") from None
+    return [_moved(g, tmp, out) for g in groups]

@@ -13,6 +13,11 @@ sns.set_theme(context="paper", style="whitegrid", font_scale=0.9)
 plt.rcParams.update({"figure.dpi": 150, "savefig.dpi": 200, "svg.hashsalt": "nas-harness"})
 
 
+class NotDrawn(Exception):
+    """A figure whose data cannot be drawn (e.g. no finite accuracy at all): the report leaves it out and
+    says why in one line, instead of failing on matplotlib's NaN/inf errors."""
+
+
 def save_figure(fig, stem: Path) -> list[Path]:
     """PNG and PDF without creation dates (figures may differ only in metadata)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -23,4 +28,4 @@ def save_figure(fig, stem: Path) -> list[Path]:
     return [png, pdf]
 
 
-__all__ = ["plt", "save_figure", "sns"]
+__all__ = ["NotDrawn", "plt", "save_figure", "sns"]

@@ -46,15 +46,17 @@ def summary_with_ci(points: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = []
     for strategy, g in points.groupby("strategy", sort=True):
         v = g[metric].to_numpy(float)
+        v = v[np.isfinite(v)]  # the same values as the CI: n, mean and interval describe one sample
         lo, hi = bootstrap_ci(v)
-        rows.append(dict(strategy=strategy, n=int(np.isfinite(v).sum()), mean=float(np.nanmean(v)),
+        rows.append(dict(strategy=strategy, n=len(v), mean=float(v.mean()) if len(v) else float("nan"),
                          ci_low=lo, ci_high=hi))
     return pd.DataFrame(rows)
 
 
 def pairwise_tests(points: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Two-sided Mann-Whitney U between every pair of strategies, Holm-corrected."""
-    groups = {s: g[metric].dropna().to_numpy(float) for s, g in points.groupby("strategy", sort=True)}
+    groups = {s: g[metric].to_numpy(float) for s, g in points.groupby("strategy", sort=True)}
+    groups = {s: v[np.isfinite(v)] for s, v in groups.items()}
     rows = []
     for a, b in itertools.combinations(sorted(groups), 2):
         x, y = groups[a], groups[b]
