@@ -1,4 +1,4 @@
-"""Time to regenerate the committed reference report from its stored trajectories (target < 30 s).
+"""Time to regenerate the committed reference report (results/reference) from its stored trajectories (target < 30 s).
 
     python benchmarks/bench_report.py [--results results] [--out /tmp/report]
 """
@@ -18,7 +18,7 @@ from harness.report.build import build_report  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--results", default=str(ROOT / "results"))
+    ap.add_argument("--results", default=str(ROOT / "results" / "reference"))
     ap.add_argument("--out")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

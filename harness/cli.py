@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import math
 import signal
-import statistics
 import sys
 import threading
 from pathlib import Path
@@ -89,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ray-address", help="join a Ray cluster ('auto' or host:port; default: start a local Ray)")
     r.add_argument("--force", action="store_true", help="rerun runs that are already complete")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--report", nargs="?", const="reports/latest", metavar="DIR",
+                   help="build the report of this space/dataset from --out when the study is done (default DIR "
+                        "reports/latest)")
     r.add_argument("--param", action="append", default=[], metavar="STRATEGY.KEY=VALUE",
                    help="a constructor argument of one strategy, e.g. graphpnas.device=cuda or rea.population_size=50 "
                         "(repeatable; VALUE is read as JSON when it parses, else as text; recorded in the run's config)")
@@ -104,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--space")
     rp.add_argument("--dataset")
     rp.add_argument("--results", default="results", help="results directory (default results/)")
-    rp.add_argument("--out", default="reports", help="report directory (default reports/)")
+    rp.add_argument("--out", default="reports/latest", help="report directory, replaced whole by the new report "
+                    "(default reports/latest; the committed reference report is reports/reference)")
+
+    from harness.final_cli import add_parser as add_final_parser  # the final phase (harness.final_cli)
+
+    add_final_parser(sub)
 
     ls = sub.add_parser("list", help="spaces, datasets and strategies")
     ls.add_argument("what", nargs="?", default="all", choices=["all", "spaces", "datasets", "strategies", "protocols"])
@@ -149,6 +156,8 @@ def cmd_run(args, console: Console) -> int:
         strategy_timeout=args.strategy_timeout,
     )
     study = request.resolve()
+    for notice in study.notices:
+        console.print(notice, markup=False, highlight=False, soft_wrap=True)
     _check_writable(study.out)
     if args.ray_address and args.executor != "ray":
         raise HarnessError("--ray-address needs --executor ray")
@@ -156,7 +165,14 @@ def cmd_run(args, console: Console) -> int:
         raise HarnessError("--executor serial runs one run at a time; drop --workers or use --executor process")
     outcomes = run_study(study, workers=args.workers, console=console, show_progress=not args.no_progress,
                          executor=args.executor, ray_address=args.ray_address)
-    return _summary(outcomes, study.out, console)
+    report_dir = None
+    if args.report is not None and not any(o.failed for o in outcomes):
+        from harness.report.build import build_report
+
+        report_dir = Path(args.report)
+        build_report(study.out, report_dir, study.runs[0].space, study.runs[0].dataset,
+                     say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    return _summary(outcomes, study, console, report_dir)
 
 
 def _check_writable(out: Path) -> None:
@@ -169,18 +185,49 @@ def _check_writable(out: Path) -> None:
         raise HarnessError(f"output directory {out} is not writable; pass a writable --out")
 
 
-def _summary(outcomes, out: Path, console: Console) -> None:
-    table = Table(title=f"best validation accuracy per run (results in {out}/)")
-    for col in ("strategy", "runs", "skipped", "best val % (mean ± std)"):
-        table.add_column(col)
-    by: dict[str, list] = {}
-    for o in outcomes:
-        by.setdefault(o.config.strategy, []).append(o)
-    for name, runs in by.items():
-        vals = [o.best_val for o in runs if not o.skipped and not math.isnan(o.best_val)]
-        stat = f"{statistics.mean(vals):.2f} ± {statistics.pstdev(vals):.2f}" if vals else "-"
-        table.add_row(name, str(len(runs)), str(sum(o.skipped for o in runs)), stat)
-    Console().print(table)
+def _fmt(v: float, spec: str = ".2f") -> str:
+    return "-" if math.isnan(v) else format(v, spec)
+
+
+def _summary(outcomes, study, console: Console, report_dir: Path | None = None) -> int:
+    """The ranked table (``harness.summary``), warnings, failures and the next step; the exit code."""
+    from harness.summary import ALPHA, min_p_with, summarize
+
+    out = study.out
+    s = summarize(study.runs, out)
+    cfg0 = study.runs[0]
+    if s is not None:
+        Console().print(f"{cfg0.space}/{cfg0.dataset}: ranked by {s.metric}", soft_wrap=True, highlight=False,
+                        markup=False)
+        table = Table()
+        for col in ("rank", "strategy", "mean ± std", "seeds", "Δ to best", "p (Holm)"):
+            table.add_column(col, justify="left" if col == "strategy" else "right")
+        for line in s.lines:
+            mark = "" if math.isnan(line.p_holm) else ("*" if line.p_holm < ALPHA else "")
+            seeds = f"{line.n}" if line.n == line.runs else f"{line.n} of {line.runs}"
+            table.add_row(str(line.rank), line.strategy, f"{_fmt(line.mean)} ± {_fmt(line.std)}", seeds,
+                          "best" if line.rank == 1 else _fmt(line.diff, "+.2f"),
+                          "" if line.rank == 1 else f"{_fmt(line.p_holm, '.3f')}{mark}")
+        Console().print(table)
+        skipped = sum(o.skipped for o in outcomes)
+        if skipped:
+            console.print(f"{skipped} of {len(outcomes)} runs were already complete in {out}/ and are shown from "
+                          f"their stored trajectories", highlight=False, soft_wrap=True)
+        if s.tests_can_separate:
+            console.print(f"* the difference to the best is significant at p < {ALPHA} (two-sided Mann-Whitney U "
+                          f"over seeds, Holm-corrected)", highlight=False, soft_wrap=True)
+        else:
+            n = min(line.n for line in s.lines)
+            console.print(f"[yellow]note:[/yellow] with {n} seed(s) per strategy no rank test can reach p < {ALPHA} "
+                          f"(smallest possible p {s.min_p:.2g}); differences above are not evidence - use more "
+                          f"--seeds (with 10, p can reach {min_p_with(10, len(s.lines)):.1g})", highlight=False,
+                          soft_wrap=True)
+    if report_dir is not None:
+        console.print(f"report: {report_dir / 'index.html'} (and index.md)", highlight=False, markup=False,
+                      soft_wrap=True)
+    else:
+        console.print(f"next: python -m harness report --results {out} --space {cfg0.space} --dataset {cfg0.dataset}"
+                      f"  (tables, curves, statistics)", highlight=False, markup=False, soft_wrap=True)
     for note in sorted({n for o in outcomes for n in o.notes}):
         console.print(f"[yellow]warning:[/yellow] {note}", highlight=False, soft_wrap=True)
     failed = [o for o in outcomes if o.failed]
@@ -194,7 +241,8 @@ def _summary(outcomes, out: Path, console: Console) -> None:
 def cmd_report(args, console: Console) -> int:
     from harness.report.build import build_report
 
-    groups = build_report(Path(args.results), Path(args.out), args.space, args.dataset)
+    groups = build_report(Path(args.results), Path(args.out), args.space, args.dataset,
+                          say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     out = Console()
     for g in groups:
         out.print(f"wrote {g['dir']}/index.md ({len(g['files'])} files)")
@@ -240,7 +288,7 @@ def cmd_list(args, console: Console) -> int:
         from strategies.registry import describe
 
         t = Table(title="strategies (`run --strategies a,b` or `all`; default: a space's paper comparison)")
-        for c in ("strategy", "purpose", "one NB201 run", "source", "default on"):
+        for c in ("strategy", "purpose", "CPU, 150 NB201 queries", "source", "default on"):
             t.add_column(c)
         for n in STRATEGIES.names():
             info = describe(n)
@@ -328,7 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         keep_freed_memory()  # the serial executor and reports run here (harness.malloc)
-        handler = {"run": cmd_run, "list": cmd_list, "data": cmd_data, "report": cmd_report}[args.command]
+        from harness.final_cli import cmd_final
+
+        handler = {"run": cmd_run, "list": cmd_list, "data": cmd_data, "report": cmd_report,
+                   "final": cmd_final}[args.command]
         return handler(args, console)
     except HarnessError as exc:
         if debug:

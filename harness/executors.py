@@ -24,6 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from harness.errors import HarnessError
+from harness.locks import wait_until_free
 from harness.malloc import keep_freed_memory
 
 GRACE_S = 5.0
@@ -144,8 +145,15 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+LOCK_WAIT_S = 30.0
+"""Seconds a Ray task waits for its run's lock. Ray resubmits the task of a lost node about 2 s
+after the node's raylet died, while the task's old worker, not yet aware that its raylet is gone,
+may still hold the run's lock for a few seconds (2.6 s measured, tests/test_ray_cluster.py)."""
+
+
 def _execute_remote(study, cfg):
     _single_thread_worker()
+    wait_until_free(cfg.paths(study.out).lock, LOCK_WAIT_S)
     return study.execute_run(cfg)
 
 
@@ -153,7 +161,8 @@ def run_ray(study, workers: int, address: str | None, on_progress, finish) -> No
     """One Ray task per run (1 CPU each). ``address`` None starts a local Ray instance with
     ``workers`` CPUs; "auto" or "host:port" joins a cluster, whose nodes must see the same results
     and data directories (a shared filesystem) and have the harness installed. A task whose node
-    is lost is retried by Ray (``max_retries``); a retried run resumes from its journal."""
+    is lost is retried by Ray (``max_retries``); a retried run waits for the lost worker's lock
+    (``LOCK_WAIT_S``) and resumes from its journal."""
     try:
         import ray
     except ImportError:

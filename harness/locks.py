@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+import time
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -61,6 +62,26 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def wait_until_free(path: Path, timeout_s: float) -> None:
+    """Return once nobody holds the lock at ``path`` (or it does not exist), at most ``timeout_s``
+    later; the caller's own ``acquire`` then takes it or refuses in one line as usual."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                return
+        finally:
+            os.close(fd)
+        time.sleep(0.2)
 
 
 def _read(fd: int) -> str:

@@ -13,9 +13,11 @@ import numpy as np
 
 ROOT_ENTROPY = 0x6E61_7368  # "nash": the harness's fixed root; --root-seed overrides it.
 
-STREAMS = ("strategy", "benchmark", "evaluator")
-"""Named child streams of a run: what the strategy draws, benchmark repeat draws, and the seed of a
-stateful evaluator (a weight-sharing supernet's initialisation and training order)."""
+STREAMS = ("strategy", "benchmark", "evaluator", "final")
+"""Named child streams of a run: what the strategy draws, benchmark repeat draws, the seed of a
+stateful evaluator (a weight-sharing supernet's initialisation and training order), and what the
+strategy draws for its final proposals after the search (``Strategy.recommend``; a stream of its
+own, so the final phase never moves the search's draws)."""
 
 
 def stable_id(name: str) -> int:

@@ -136,14 +136,18 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
 
 
 def is_complete(paths: RunPaths, run_id: str, code: dict | None = None) -> bool:
-    """A finished run with the same identity whose trajectory still matches its checksum -- and,
-    given the current ``code`` fingerprint, produced by that code."""
+    """A finished run with the same identity whose trajectory and final strategy state still match
+    their checksums -- and, given the current ``code`` fingerprint, produced by that code."""
     manifest = read_manifest(paths.manifest)
     if not manifest or manifest.get("run_id") != run_id or manifest.get("status") != "complete":
         return False
     if manifest.get("schema_version") != SCHEMA_VERSION or not paths.trajectory.is_file():
         return False
     if code is not None and stale_because(manifest, code):
+        return False
+    state_sha = manifest.get("strategy_state_sha256")  # absent when the state could not be stored
+    if state_sha is not None and not (paths.strategy_state.is_file()
+                                      and atomic.sha256_file(paths.strategy_state) == state_sha):
         return False
     return atomic.sha256_file(paths.trajectory) == manifest.get("trajectory_sha256")
 

@@ -101,6 +101,12 @@ class StudyRequest:
         else:
             budget = self.budget if self.budget is not None else (None if self.time_budget else entry.budget_for(dataset))
             time_budget, fidelity, dedup, bench_seed = self.time_budget, self.fidelity, self.dedup, self.bench_seed
+        notices = []
+        if entry.uses_table(dataset) and entry.embedded and not entry.stored(self.data_dir).exists():
+            table = entry.import_embedded(self.data_dir)
+            notices.append(f"no {entry.name} table in {table.table_path.parent}: using the one shipped with the harness "
+                           f"(imported there once; `python -m harness data import {entry.name} <files>` for the "
+                           f"official benchmark)")
         data_sha = entry.stored(self.data_dir).manifest()["table_sha256"] if entry.uses_table(dataset) else ""
         kwargs = {} if self.root_seed is None else {"root_seed": self.root_seed}
         template = RunConfig(
@@ -125,7 +131,7 @@ class StudyRequest:
                             options=options, strategy_timeout_s=self.strategy_timeout)
         if not self.force:
             study.refuse_overwrites()
-        return study
+        return replace(study, notices=tuple(notices))
 
 
 def strategy_params(items: Sequence[str], names: Sequence[str]) -> dict[str, tuple]:
@@ -160,6 +166,8 @@ class Study:
     targets: tuple[tuple[str, str], ...] = ()
     """(name, "module:Class") of every strategy of the study, so a worker process knows strategies
     registered at run time (``STRATEGIES.register`` in a script), not only the shipped registry's."""
+    notices: tuple[str, ...] = ()
+    """One-line messages for the user from resolving the request (e.g. the shipped table was used)."""
 
     @classmethod
     def build(cls, template: RunConfig, strategies: Iterable[str], seeds: Iterable[int], out, data_dir=None,
@@ -174,7 +182,7 @@ class Study:
                      for s in strategies for k in seeds)
         targets = tuple((s, STRATEGIES.target(s)) for s in strategies)
         return cls(runs, Path(out), None if data_dir is None else str(data_dir), force, options, strategy_timeout_s,
-                   targets)
+                   targets=targets)
 
     def execute_run(self, cfg: RunConfig, progress=None, stop=None) -> RunOutcome:
         """One of the study's runs, with the study's settings (executors call this, in any process)."""

@@ -10,16 +10,22 @@ budgets, evaluation and storage; a strategy never sees a benchmark or a test acc
 ``state_dict`` is what the runner stores as the run's final state (``seed=K.strategy.npz``, see
 ``harness.statefile``): everything needed to continue identically, so the final phase can ask a
 finished strategy for more samples without repeating its search.
+
+``recommend`` is that request: after the search, outside the budget, the architectures the
+strategy stands behind (nevergrad's ``Optimizer.recommend``; GraphPNAS §4: "architectures sampled
+from each generator"). It draws only from the generator it is given (the run's ``final`` stream,
+``harness.seeding``), never from the search's own RNGs, so asking changes no search trajectory.
 """
 from __future__ import annotations
 
 import inspect
+import math
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from harness.contracts import Arch, Observation, Proposal, RunContext, SearchSpace
+from harness.contracts import Arch, LabelledDAG, Observation, Proposal, RunContext, SearchSpace
 
 
 class Strategy(ABC):
@@ -67,6 +73,23 @@ class Strategy(ABC):
         manifest; ``params()`` keeps the arguments as given."""
         return {}
 
+    def recommend(self, n: int, rng: np.random.Generator, history: Sequence[Observation]) -> list[Arch | Proposal]:
+        """At most ``n`` architectures to evaluate after the search (the final phase).
+
+        ``history`` is what the strategy was told during the search (no test accuracy), in order;
+        ``rng`` is the only randomness allowed (the search's RNGs and the strategy's state stay
+        untouched, so calling this mid-search changes nothing). A strategy that learns a
+        distribution overrides this to sample from it; the default, for strategies whose only
+        product is what they found (random search, REA, local search, BANANAS, BOHB), is
+        ``best_observed``."""
+        return best_observed(history, n)
+
+    def dag_log_prob(self, dags: Sequence[LabelledDAG], rng: np.random.Generator) -> np.ndarray | None:
+        """log P of each labelled DAG under the generative model ``recommend`` samples from, teacher
+        forced (exact, float64); None for a strategy without such a model (the default). ``rng`` is
+        the same fresh ``final`` generator ``recommend`` gets, for a model built at recommend time."""
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue identically (plain data, numpy arrays, torch tensors)."""
         return {"rng": self.rng.bit_generator.state}
@@ -86,3 +109,21 @@ def serve(queue: list, n: int, refill: Callable[[], list]) -> list:
             queue.extend(refill())
         out.append(queue.pop(0))
     return out
+
+
+def best_observed(history: Sequence[Observation], n: int) -> list[Arch]:
+    """The ``n`` best distinct architectures of ``history`` (fewer when fewer were answered).
+
+    Each architecture counts with its answers at the highest fidelity it was evaluated at (a
+    multi-fidelity strategy's low-fidelity guess never outranks a full evaluation); ranked by that
+    fidelity, then its best validation accuracy there, then first appearance."""
+    best: dict[str, tuple[int, float, int, Arch]] = {}
+    for order, obs in enumerate(history):
+        if not (obs.ok and math.isfinite(obs.val_acc)):
+            continue
+        key = obs.arch_id or repr(obs.arch)
+        old = best.get(key)
+        if old is None or (obs.fidelity, obs.val_acc) > old[:2]:
+            best[key] = (obs.fidelity, float(obs.val_acc), old[2] if old else order, obs.arch)
+    ranked = sorted(best.values(), key=lambda v: (-v[0], -v[1], v[2]))
+    return [v[3] for v in ranked[: max(int(n), 0)]]

@@ -38,12 +38,13 @@ import numpy as np
 from harness.contracts import (
     DagConstraints,
     LabelledDAG,
+    Observation,
     Proposal,
     RunContext,
     SearchSpace,
 )
 from harness.errors import HarnessError
-from strategies.base import Strategy
+from strategies.base import Strategy, best_observed
 
 MAX_REJECTIONS = 10_000
 """Consecutive samples the space may reject before the strategy gives up with an error."""
@@ -77,7 +78,10 @@ def orient_and_label(graph: nx.Graph, constraints: DagConstraints, rng: np.rando
 
 
 class _GraphModelSearch(Strategy):
-    """Shared sampling loop: draw hyper-parameters, a graph, map it through the space."""
+    """Shared sampling loop: draw hyper-parameters, a graph, map it through the space.
+
+    Each proposal's hyper-parameters are remembered by canonical id (``state_dict`` keeps them), so
+    ``recommend`` can sample from the best setting found: the paper's ER-/WS-BEST (Table 1)."""
 
     model = ""
 
@@ -85,16 +89,35 @@ class _GraphModelSearch(Strategy):
         super().setup(space, seed, context)
         self._check_params()
         self._constraints = space.dag_constraints
+        self.settings: dict[str, Info] = {}
 
     def ask(self, n: int) -> list[Proposal]:
-        return [self._sample() for _ in range(n)]
+        out = [self._sample(self.rng) for _ in range(n)]
+        for p in out:
+            self.settings.setdefault(self.space.canonical_id(p.arch), p.info[1:])
+        return out
 
-    def _sample(self) -> Proposal:
+    def best_setting(self, history: Sequence[Observation]) -> Info | None:
+        """The hyper-parameters of the best-rewarded architecture this model proposed (each
+        sample draws its own, so "the best model found during search", GraphPNAS Table 1, is the
+        setting of the best sample); None before any answer."""
+        for arch in best_observed(history, len(history)):
+            hp = self.settings.get(self.space.canonical_id(arch))
+            if hp is not None:
+                return hp
+        return None
+
+    def recommend(self, n: int, rng: np.random.Generator, history: Sequence[Observation]) -> list[Proposal]:
+        """``n`` samples of the best setting (ER-/WS-BEST); before any answer, of the prior."""
+        hp = self.best_setting(history)
+        return [self._sample(rng, hp) for _ in range(n)]
+
+    def _sample(self, rng: np.random.Generator, fixed: Info | None = None) -> Proposal:
         n_nodes = self._constraints.n_nodes
         for _ in range(MAX_REJECTIONS):
-            hp = self._draw_hyperparameters()
-            graph = self._graph(n_nodes, hp, int(self.rng.integers(2**31)))
-            arch = self.space.from_dag(orient_and_label(graph, self._constraints, self.rng))
+            hp = self._draw_hyperparameters(rng) if fixed is None else fixed
+            graph = self._graph(n_nodes, hp, int(rng.integers(2**31)))
+            arch = self.space.from_dag(orient_and_label(graph, self._constraints, rng))
             if arch is not None:
                 return Proposal(arch, info=(("graph_model", self.model),) + hp)
         raise HarnessError(
@@ -102,12 +125,19 @@ class _GraphModelSearch(Strategy):
             f"use hyper-parameter ranges that give graphs this space accepts"
         )
 
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "settings": {k: list(map(list, v)) for k, v in self.settings.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.settings = {k: tuple(tuple(pair) for pair in v) for k, v in state.get("settings", {}).items()}
+
     @abstractmethod
     def _check_params(self) -> None:
         """Raise HarnessError on a bad constructor parameter (checked at setup)."""
 
     @abstractmethod
-    def _draw_hyperparameters(self) -> Info:
+    def _draw_hyperparameters(self, rng: np.random.Generator) -> Info:
         """One draw of the model's hyper-parameters, as logged pairs."""
 
     @abstractmethod
@@ -136,9 +166,9 @@ class ErdosRenyiSearch(_GraphModelSearch):
     def _check_params(self) -> None:
         _check_range("p_range", self.p_range)
 
-    def _draw_hyperparameters(self) -> Info:
+    def _draw_hyperparameters(self, rng: np.random.Generator) -> Info:
         lo, hi = self.p_range
-        return (("p", float(self.rng.uniform(lo, hi))),)
+        return (("p", float(rng.uniform(lo, hi))),)
 
     def _graph(self, n_nodes: int, hp: Info, seed: int) -> nx.Graph:
         return nx.gnp_random_graph(n_nodes, dict(hp)["p"], seed=seed)
@@ -167,10 +197,10 @@ class WattsStrogatzSearch(_GraphModelSearch):
         if not self.k_choices or any(int(k) < 2 for k in self.k_choices):
             raise HarnessError(f"k_choices must be a non-empty list of integers >= 2, got {self.k_choices!r}")
 
-    def _draw_hyperparameters(self) -> Info:
-        k = int(self.k_choices[int(self.rng.integers(len(self.k_choices)))])
+    def _draw_hyperparameters(self, rng: np.random.Generator) -> Info:
+        k = int(self.k_choices[int(rng.integers(len(self.k_choices)))])
         lo, hi = self.p_range
-        return (("k", min(k, self._constraints.n_nodes)), ("p", float(self.rng.uniform(lo, hi))))
+        return (("k", min(k, self._constraints.n_nodes)), ("p", float(rng.uniform(lo, hi))))
 
     def _graph(self, n_nodes: int, hp: Info, seed: int) -> nx.Graph:
         d = dict(hp)

@@ -20,7 +20,9 @@ class StrategyEntry:
     """``"module:Class"``."""
     purpose: str
     cost: str
-    """One 150-query NB201 run on one CPU core, measured by ``benchmarks/bench_strategy_costs.py``."""
+    """CPU time of one 150-query NB201 run through the CLI, ~4 s of it interpreter and import
+    start-up, measured by ``benchmarks/bench_strategy_costs.py`` on a 2-core machine (opt-in
+    replicas over 10 queries, scaled to 150)."""
     source: str
     opt_in: bool = False
 
@@ -29,34 +31,34 @@ STRATEGIES = LazyRegistry(
     "strategy",
     {
         "random": StrategyEntry("strategies.random_search:RandomSearch", "uniform samples of the space",
-                                "seconds", "Li & Talwalkar 2019"),
+                                "4 s", "Li & Talwalkar 2019"),
         "er": StrategyEntry("strategies.graph_models:ErdosRenyiSearch", "random Erdős–Rényi graphs (RandWire "
-                            "random search)", "seconds", "Xie et al. 2019; GraphPNAS Table 1"),
+                            "random search)", "4 s", "Xie et al. 2019; GraphPNAS Table 1"),
         "ws": StrategyEntry("strategies.graph_models:WattsStrogatzSearch", "random Watts–Strogatz graphs (RandWire "
-                            "random search)", "seconds", "Xie et al. 2019; GraphPNAS Table 1"),
+                            "random search)", "5 s", "Xie et al. 2019; GraphPNAS Table 1"),
         "local_search": StrategyEntry("strategies.local_search:LocalSearch", "first-improvement local search",
-                                      "seconds", "White et al. 2020 (naszilla)"),
+                                      "4 s", "White et al. 2020 (naszilla)"),
         "rea": StrategyEntry("strategies.rea:RegularizedEvolution", "regularized evolution, population 30 / "
-                             "tournament 10", "seconds", "Real et al. 2019; naszilla defaults"),
+                             "tournament 10", "4 s", "Real et al. 2019; naszilla defaults"),
         "rea_nb201": StrategyEntry("strategies.rea:RegularizedEvolutionNB201", "regularized evolution at NATS-Bench's "
-                                   "NB201 preset (10 / 3)", "seconds", "AutoDL-Projects NATS-algos; GraphPNAS Table 5"),
+                                   "NB201 preset (10 / 3)", "5 s", "AutoDL-Projects NATS-algos; GraphPNAS Table 5"),
         "reinforce": StrategyEntry("strategies.reinforce:Reinforce", "REINFORCE on a per-edge op table",
-                                   "seconds", "AutoDL-Projects NATS-algos; GraphPNAS Table 5"),
-        "bohb": StrategyEntry("strategies.bohb:BOHB", "BOHB (TPE-KDE + successive halving)", "seconds",
+                                   "13 s", "AutoDL-Projects NATS-algos; GraphPNAS Table 5"),
+        "bohb": StrategyEntry("strategies.bohb:BOHB", "BOHB (TPE-KDE + successive halving)", "4 s",
                               "Falkner et al. 2018 (hpbandster defaults)"),
-        "bohb_nb201": StrategyEntry("strategies.bohb:BOHBNB201", "BOHB at NATS-Bench's NB201 preset", "seconds",
+        "bohb_nb201": StrategyEntry("strategies.bohb:BOHBNB201", "BOHB at NATS-Bench's NB201 preset", "4 s",
                                     "AutoDL-Projects NATS-algos; GraphPNAS Table 5"),
         "bananas": StrategyEntry("strategies.bananas:Bananas", "BO with a path-encoding neural ensemble",
-                                 "seconds", "White et al. 2021 (naszilla)"),
-        "rnn": StrategyEntry("strategies.rnn:RNN", "the ENAS RNN controller trained by REINFORCE", "seconds",
+                                 "9 s", "White et al. 2021 (naszilla)"),
+        "rnn": StrategyEntry("strategies.rnn:RNN", "the ENAS RNN controller trained by REINFORCE", "17 s",
                              "Zoph & Le 2017; Pham et al. 2018; GraphPNAS Tables 1, 3, 4"),
         "rnn_graphpnas": StrategyEntry("strategies.rnn:RNNGraphPNAS", "the GraphPNAS authors' LSTM baseline, "
-                                       "refit on the top-K after every step", "minutes",
+                                       "refit on the top-K after every step", "~2 min",
                                        "DSL-Lab/GraphPNAS model/generators/lstm.py", opt_in=True),
         "graphpnas": StrategyEntry("strategies.graphpnas.loop:GraphPNAS", "GraphPNAS: GNN graph generator "
-                                   "trained by REINFORCE (the paper)", "seconds", "GraphPNAS §3, App. B-E"),
+                                   "trained by REINFORCE (the paper)", "42 s", "GraphPNAS §3, App. B-E"),
         "graphpnas_code": StrategyEntry("strategies.graphpnas.loop:GraphPNASCode", "GraphPNAS as the authors' code "
-                                        "runs it (re-initialised and refit after every query)", "minutes",
+                                        "runs it (re-initialised and refit after every query)", "~3 min",
                                         "DSL-Lab/GraphPNAS", opt_in=True),
     },
     entry_point_group="nas_harness.strategies",

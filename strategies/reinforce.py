@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from harness import seeding
-from harness.contracts import Observation, Proposal, RunContext, SearchSpace
+from harness.contracts import LabelledDAG, Observation, Proposal, RunContext, SearchSpace
 from harness.errors import HarnessError
 from strategies.base import Strategy
 from strategies.dag_decisions import DagDecisions
@@ -101,6 +101,30 @@ class Reinforce(Strategy):
             self._pending.append(codes)
             out.append(Proposal(arch, info=(("rejected", rejected),)))
         return out
+
+    def recommend(self, n: int, rng: np.random.Generator, history: Sequence[Observation]) -> list[Proposal]:
+        """``n`` samples of the learned policy (its architectures' distribution), drawn with a torch
+        generator seeded from ``rng``; rejected decision vectors are redrawn, as in ``ask``."""
+        gen = seeding.torch_generator(int(rng.integers(2**63)))
+        with torch.no_grad():
+            probs = self._log_probs().exp()
+        out = []
+        for _ in range(n):
+            for rejected in range(self.max_resample):
+                arch = self.decisions.to_arch(self.space, torch.multinomial(probs, 1, generator=gen)[:, 0].tolist())
+                if arch is not None:
+                    out.append(Proposal(arch, info=(("rejected", rejected),)))
+                    break
+        return out
+
+    def dag_log_prob(self, dags: Sequence[LabelledDAG], rng: np.random.Generator) -> np.ndarray:
+        """log P of each DAG under the policy: the sum of its decisions' log-probabilities."""
+        with torch.no_grad():
+            lp = self._log_probs().numpy()
+        if not len(dags):
+            return np.zeros(0)
+        codes = np.stack([self.decisions.encode(d) for d in dags])
+        return lp[np.arange(len(self.decisions))[None, :], codes].sum(axis=1)
 
     def tell(self, observations: Sequence[Observation]) -> None:
         if len(observations) > len(self._pending):

@@ -21,6 +21,7 @@ initialisation and sampling, the global torch RNG is never used.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Sequence
 
@@ -278,6 +279,19 @@ def sample_valid(controller: LSTMController, space: SearchSpace, n: int, gen: to
     return out
 
 
+def _controller_log_prob(controller: LSTMController, constraints: DagConstraints, dags: Sequence[LabelledDAG],
+                         chunk: int = 4096) -> np.ndarray:
+    """Teacher-forced log P of each DAG (``rollout`` with given X, A); -inf where it does not conform."""
+    out = np.full(len(dags), -np.inf)
+    ok = [k for k, d in enumerate(dags) if conforms(d, constraints)]
+    with torch.no_grad():
+        for s in range(0, len(ok), chunk):
+            idx = ok[s:s + chunk]
+            X, A = dag_tensors([dags[k] for k in idx])
+            out[idx] = controller.rollout(len(idx), X=X, A=A)["log_prob"].double().numpy()
+    return out
+
+
 def _torch_seed(rng: np.random.Generator) -> int:
     """The controller's torch seed: the first draw of the strategy's own numpy stream (kept so RNN
     trajectories stay as they were; newer strategies use ``seeding.torch_seed``)."""
@@ -348,6 +362,17 @@ class RNN(Strategy):
         drawn = sample_valid(self.controller, self.space, n, self.gen, self.rng, self.max_rounds)
         self._pending.extend((self.space.canonical_id(a), d) for a, d in drawn)
         return [a for a, _ in drawn]
+
+    def recommend(self, n: int, rng: np.random.Generator, history: Sequence[Observation]) -> list[Arch]:
+        """``n`` samples of the trained controller (ENAS: "sample architectures from the trained
+        policy"), with a torch generator seeded from ``rng``."""
+        gen = seeding.torch_generator(_torch_seed(rng))
+        return [a for a, _ in sample_valid(self.controller, self.space, n, gen, rng, self.max_rounds)]
+
+    def dag_log_prob(self, dags: Sequence[LabelledDAG], rng: np.random.Generator) -> np.ndarray:
+        """Teacher-forced log P of each DAG under the controller (a float64 copy); -inf for a DAG it
+        cannot write."""
+        return _controller_log_prob(copy.deepcopy(self.controller).double(), self.space.dag_constraints, dags)
 
     def tell(self, observations: Sequence[Observation]) -> None:
         pending, self._pending = self._pending[: len(observations)], self._pending[len(observations):]
@@ -460,6 +485,24 @@ class RNNGraphPNAS(Strategy):
     def ask(self, n: int) -> list[Arch]:
         return serve(self._queue, n, self._next_batch)
 
+    def recommend(self, n: int, rng: np.random.Generator, history: Sequence[Observation]) -> list[Arch]:
+        """``n`` samples of a controller fitted on the current top-K, as the next search step would
+        draw them but without rejecting what was seen (the learned distribution itself); fit and
+        samples use a torch generator seeded from ``rng``. Without any answered architecture,
+        the best observed (none)."""
+        if not self._data:
+            return super().recommend(n, rng, history)
+        gen = seeding.torch_generator(_torch_seed(rng))
+        controller = self.fit(self.top_k(), gen)
+        return [a for a, _ in sample_valid(controller, self.space, n, gen, rng, self.max_rounds)]
+
+    def dag_log_prob(self, dags: Sequence[LabelledDAG], rng: np.random.Generator) -> np.ndarray | None:
+        """log P under the controller ``recommend`` samples from (the same fit, from the same ``rng``)."""
+        if not self._data:
+            return None
+        controller = self.fit(self.top_k(), seeding.torch_generator(_torch_seed(rng)))
+        return _controller_log_prob(controller.double(), self.space.dag_constraints, dags)
+
     def tell(self, observations: Sequence[Observation]) -> None:
         constraints = self.space.dag_constraints
         for obs in observations:
@@ -487,14 +530,16 @@ class RNNGraphPNAS(Strategy):
         self._pending.update((self.space.canonical_id(a), d) for a, d in drawn)
         return [a for a, _ in drawn]
 
-    def fit(self, dags: Sequence[LabelledDAG]) -> LSTMController:
-        """A freshly initialised controller trained by likelihood on ``dags``."""
+    def fit(self, dags: Sequence[LabelledDAG], gen: torch.Generator | None = None) -> LSTMController:
+        """A freshly initialised controller trained by likelihood on ``dags``, drawing from ``gen``
+        (default: the search's own generator)."""
+        gen = self.gen if gen is None else gen
         controller = self._controller()
-        controller.reset_parameters(self.gen, "torch")
+        controller.reset_parameters(gen, "torch")
         optimizer = torch.optim.Adam(controller.parameters(), lr=self.lr)
         X, A = dag_tensors(dags)
         for _ in range(self.epochs):
-            order = torch.randperm(len(dags), generator=self.gen)
+            order = torch.randperm(len(dags), generator=gen)
             for start in range(0, len(dags), self.batch_size):
                 idx = order[start:start + self.batch_size]
                 loss = -controller.score(X[idx], A[idx]).mean() / max(controller.n_fields, 1)

@@ -59,3 +59,37 @@ def test_entry_point_registration(tmp_path, monkeypatch):
     assert "greedy_from_pkg" in registry.names()
     assert registry.get("greedy_from_pkg").__name__ == "GreedyMutation"
     assert sys.modules.get("outside_pkg.greedy_mutation") is not None
+
+
+def _check_block() -> str:
+    section = (PROJECT_ROOT / "README.md").read_text().split("## Add your own strategy", 1)[1]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)[1]
+
+
+def test_readme_check_runs_as_a_script_without_main_guard(tmp_path):
+    """The guide's check saved as a file without a main guard finishes and passes (multiprocessing's
+    spawn would re-import the unguarded script, which would start the check again, forever).
+    benchmarks/readme_check.py runs the same block with the file under strategies/ of a fresh clone."""
+    import subprocess
+
+    (tmp_path / "my_pkg").mkdir()
+    (tmp_path / "my_pkg" / "__init__.py").write_text("")
+    (tmp_path / "my_pkg" / "greedy_mutation.py").write_text(_guide_code())
+    block = _check_block()
+    assert "strategies.greedy_mutation:GreedyMutation" in block and "__main__" not in block
+    script = tmp_path / "check_mine.py"
+    script.write_text(block.replace("strategies.greedy_mutation", "my_pkg.greedy_mutation")
+                      .replace('spaces=["nb201", "nb101"]', 'spaces=["nb201"], checks=["deterministic_across_processes"]'))
+    proc = subprocess.run([sys.executable, script.name], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_script_defined_strategy_is_refused_in_one_line(tmp_path):
+    import subprocess
+
+    script = tmp_path / "mine.py"
+    script.write_text(_guide_code() + "\nfrom harness.testing import check_strategy\n"
+                      "check_strategy(GreedyMutation, checks=['deterministic_across_processes'])\n")
+    proc = subprocess.run([sys.executable, script.name], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "defined in the script that runs the check" in proc.stderr and "module of its own" in proc.stderr

@@ -79,8 +79,8 @@ def test_bad_arguments_give_one_line(capsys, argv, fragment, data_dir):
 
 
 def test_missing_data_names_the_command(capsys, data_dir, tmp_path):
-    code, _, err = run_cli(capsys, "run", "--space", "nb201", "--out", str(tmp_path))
-    assert code == 2 and "python -m harness data import nb201" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "run", "--space", "nb101", "--out", str(tmp_path))  # nb201 ships a table
+    assert code == 2 and "python -m harness data import nb101" in err and len(err.strip().splitlines()) == 1
 
 
 def test_unwritable_output(capsys, nb201_data_dir, tmp_path):
@@ -115,10 +115,10 @@ def test_data_commands(capsys, shared_data, data_dir):
 
 def test_python_dash_m_entry_point(tmp_path):
     env = dict(os.environ, HARNESS_DATA=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--space", "nb201"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--space", "nb101"], capture_output=True,
                           text=True, env=env, cwd=str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: no nb201 table") and "Traceback" not in proc.stderr
-    debug = subprocess.run([sys.executable, "-m", "harness", "--debug", "run", "--space", "nb201"],
+    assert proc.stderr.startswith("error: no nb101 table") and "Traceback" not in proc.stderr
+    debug = subprocess.run([sys.executable, "-m", "harness", "--debug", "run", "--space", "nb101"],
                            capture_output=True, text=True, env=env, cwd=str(tmp_path))
     assert "Traceback" in debug.stderr

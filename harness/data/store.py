@@ -69,6 +69,9 @@ class StoredTable:
                 f"{self.manifest_path} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc}); "
                 f"re-import with `python -m harness data import {self.benchmark} <file>`"
             ) from None
+        if not isinstance(manifest, dict):
+            raise DataCorrupt(f"{self.manifest_path} holds a JSON {type(manifest).__name__}, not a table manifest; "
+                              f"re-import with `python -m harness data import {self.benchmark} <file>`")
         if manifest.get("format_version") != TABLE_FORMAT_VERSION:
             raise DataCorrupt(
                 f"{self.manifest_path} has table format {manifest.get('format_version')!r}, this harness "

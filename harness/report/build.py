@@ -21,10 +21,10 @@ import pandas as pd
 from harness import atomic
 from harness.errors import HarnessError
 from harness.protocols import PROTOCOLS
-from harness.report import curves, figures, publish, reference, selection, stats, tables
+from harness.report import curves, figures, final_tables, optima, publish, reference, selection, stats, tables
 from harness.report.incumbent import at_checkpoint, incumbents
 from harness.report.load import load_results
-from harness.report.plotting import NotDrawn, plt, save_figure
+from harness.report.plotting import NotDrawn
 
 Say = Callable[[str], None]
 
@@ -80,25 +80,8 @@ def _settings_notes(manifests: dict, space: str, protocol: str) -> tuple[list[st
     return notes, checkpoint
 
 
-def _rank_plot(inc: pd.DataFrame, metric: str, out: Path, stem: str, title: str) -> list[Path]:
-    top = int(inc["queries_charged"].max())
-    checkpoints = sorted({max(1, int(round(x))) for x in np.linspace(top / 10, top, 10)})
-    ranks = stats.ranks_over_budget(inc, metric, checkpoints)
-    if ranks.empty or ranks["strategy"].nunique() < 2:
-        return []
-    fig, ax = plt.subplots(figsize=(3.4, 2.6))
-    for s, r in ranks.groupby("strategy", sort=True):
-        ax.plot(r["checkpoint"], r["mean_rank"], marker="o", markersize=2, linewidth=1, label=s)
-    ax.invert_yaxis()
-    ax.set_xlabel("queries")
-    ax.set_ylabel("mean rank over seeds (1 = best)")
-    ax.legend(fontsize=6, frameon=False)
-    ax.set_title(title, fontsize=8)
-    return save_figure(fig, out / stem)
-
-
 def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, out: Path,
-                say: Say = lambda line: None) -> dict:
+                say: Say = lambda line: None, results: Path | None = None) -> dict:
     """Every table, statistic and figure of one (space, protocol) group; a figure whose data cannot be
     drawn (``NotDrawn``) is left out, said in one line and noted in the group's index."""
     group_dir = out / space / (protocol or "custom")
@@ -119,6 +102,10 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
     checkpoints = list(prot.checkpoints) if prot and prot.checkpoints else ([checkpoint] if checkpoint else [None])
     layout = tables.LAYOUTS.get(space, tables.search_tables)
     result_tables = layout(inc, space, caption, tables.Checkpoints(prot.checkpoints if prot else None, checkpoint, checkpoints))
+    # after the search: Tables 1, 2, 3, 6, 9 and the exact distributions (harness.report.final_tables)
+    after, final_figs = final_tables.final_report(results, manifests, space, protocol, caption,
+                                                  group_dir / "figures") if results is not None else ([], [])
+    result_tables += after
     files = []
     for t in result_tables:
         t.notes = notes + t.notes
@@ -132,7 +119,7 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
     if len(repro):
         files.append(_write_text(group_dir / "tables" / "reproduction_status.csv", _csv(repro)))
     stat_tables = {}
-    figs = []
+    figs = list(final_figs)
     for dataset in sorted(rows["dataset"].unique()):
         d_inc = inc[inc["dataset"] == dataset]
         final = at_checkpoint(d_inc, checkpoints[-1])
@@ -147,8 +134,10 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
                 files.append(_write_text(group_dir / "stats" / f"{dataset}_{label}_pairwise.csv", _csv(pw)))
         title = f"{space} / {dataset} / {protocol or 'custom'}"
         fig_dir = group_dir / "figures"
-        figs += figure(lambda: curves.plot_curves(d_inc, title, fig_dir, f"curves_{dataset}"), f"curves_{dataset}")
-        figs += figure(lambda: _rank_plot(d_inc, "inc_report_val", fig_dir, f"ranks_{dataset}", title), f"ranks_{dataset}")
+        optimum = optima.known_optima(manifests, space, dataset, protocol)
+        figs += figure(lambda: curves.plot_curves(d_inc, title, fig_dir, f"curves_{dataset}", optimum), f"curves_{dataset}")
+        figs += figure(lambda: curves.plot_ranks(d_inc, "inc_report_val", fig_dir, f"ranks_{dataset}", title),
+                       f"ranks_{dataset}")
         d_rows = rows[rows["dataset"] == dataset]
         figs += figure(lambda: figures.fig3(d_rows, space, title, fig_dir, f"fig3_{dataset}"), f"fig3_{dataset}")
         figs += figure(lambda: figures.draw_top_architectures(d_rows, space, fig_dir, f"top_archs_{dataset}"),
@@ -169,36 +158,57 @@ def _md_frame(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
+def _figure_order(p: Path) -> tuple[int, str]:
+    """Curves, ranks and Fig. 3 before the many top-architecture figures."""
+    return (p.stem.startswith("top_archs_"), p.stem)
+
+
+def _collapsed(title: str, df: pd.DataFrame) -> bool:
+    """Long tables (the pairwise tests: one row per pair of strategies) are folded away at the end."""
+    return len(df) > 15 or "Mann-Whitney" in title
+
+
 def _write_group_index(group_dir: Path, space, protocol, result_tables, sel, repro, stat_tables, figs,
                        not_drawn: list[str]) -> None:
+    """index.md and index.html: the result tables, then the figures, then the short extra tables, and the
+    long pairwise tables last, collapsed (``<details>``)."""
+    pngs = sorted((f for f in figs if f.suffix == ".png"), key=_figure_order)
+    extra = ([("Graph-model selection variants (paper Table 1: TopK, BEST)", sel)] if len(sel) else []) + \
+            ([("Reproduction status (published numbers vs ours)", repro)] if len(repro) else []) + list(stat_tables.items())
+    short = [(t, df) for t, df in extra if not _collapsed(t, df)]
+    long = [(t, df) for t, df in extra if _collapsed(t, df)]
     md = [f"# {space} — {protocol or 'custom settings'}", ""]
     for t in result_tables:
         md += [tables.to_markdown(t), f"([LaTeX](tables/{t.name}.tex), [CSV](tables/{t.name}.csv))", ""]
-    if len(sel):
-        md += ["## Graph-model selection variants (paper Table 1: TopK, BEST)", "", _md_frame(sel)]
-    if len(repro):
-        md += ["## Reproduction status (published numbers vs ours)", "", _md_frame(repro)]
-    for title, df in stat_tables.items():
-        md += [f"## {title}", "", _md_frame(df)]
-    pngs = [f for f in figs if f.suffix == ".png"]
     if pngs:
         md += ["## Figures", ""]
         md += [f"![{p.stem}](figures/{p.name}) ([PDF](figures/{p.stem}.pdf))" for p in pngs]
+        md += [""]
     if not_drawn:
-        md += ["", "Figures not drawn:", ""] + [f"- {n}" for n in not_drawn]
-    _write_text(group_dir / "index.md", "\n".join(md) + "\n")
+        md += ["Figures not drawn:", ""] + [f"- {n}" for n in not_drawn] + [""]
+    for title, df in short:
+        md += [f"## {title}", "", _md_frame(df)]
+    for title, df in long:
+        md += [f"<details><summary>{html.escape(title)} ({len(df)} rows)</summary>", "", _md_frame(df), "</details>", ""]
+    _write_text(group_dir / "index.md", "\n".join(md).rstrip("\n") + "\n")
     body = [f"<h1>{html.escape(space)} — {html.escape(protocol or 'custom settings')}</h1>"]
     for t in result_tables:
         head, grid = tables._grid(t, 2)
         body.append(_html_table(head, grid, t.title))
         body.append(f"<p>{html.escape(t.caption)}</p>" + "".join(f"<p>{html.escape(n)}</p>" for n in t.notes))
-    for title, df in ([("Graph-model selection variants", sel)] if len(sel) else []) + \
-            ([("Reproduction status", repro)] if len(repro) else []) + list(stat_tables.items()):
-        body.append(_html_table(list(df.columns), [[_cell(v) for v in r] for r in df.itertuples(index=False)], title))
+    if pngs:
+        body.append("<h2>Figures</h2>")
     for p in pngs:
         data = base64.b64encode(p.read_bytes()).decode()
-        body.append(f'<figure><img src="data:image/png;base64,{data}" style="max-width:100%"><figcaption>{html.escape(p.stem)}</figcaption></figure>')
+        body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(p.stem)}" '
+                    f'style="max-width:100%"><figcaption>{html.escape(p.stem)} '
+                    f'(<a href="figures/{html.escape(p.stem)}.pdf">PDF</a>)</figcaption></figure>')
     body += [f"<p>Figure not drawn: {html.escape(n)}</p>" for n in not_drawn]
+    for title, df in short:
+        body.append(_html_table(list(df.columns), [[_cell(v) for v in r] for r in df.itertuples(index=False)], title))
+    for title, df in long:
+        table = _html_table(list(df.columns), [[_cell(v) for v in r] for r in df.itertuples(index=False)], title)
+        body.append(f"<details><summary>{html.escape(title)} ({len(df)} rows)</summary>{table}</details>")
     _write_text(group_dir / "index.html", _html_page(f"{space} {protocol}", body))
 
 
@@ -213,7 +223,9 @@ def _html_table(head, rows, title) -> str:
 
 
 def _html_page(title: str, body: list[str]) -> str:
-    style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
+             "summary{cursor:pointer;font-weight:bold;margin:1em 0}figure{margin:1em 0}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
 
 
@@ -252,7 +264,7 @@ def build_report(results: Path, out: Path, space: str | None = None, dataset: st
     publish.check_destination(out)
     try:
         with publish.staged(out) as tmp:
-            groups = [build_group(g, loaded.manifests, sp, prot, tmp, say)
+            groups = [build_group(g, loaded.manifests, sp, prot, tmp, say, results=results)
                       for (sp, prot), g in loaded.rows.groupby(["space", "protocol"], sort=True)]
             _write_index(tmp, results, loaded.rows, groups, loaded.problems)
     except OSError as exc:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from blackboxes.registry import get_benchmark
-from harness.report.plotting import plt, save_figure
+from harness.report.plotting import plt, save_figure, strategy_style
 
 
 def _graph(space, arch_text: str) -> tuple[nx.DiGraph, list[str]]:
@@ -32,11 +32,13 @@ def graph_metrics(space, arch_text: str) -> tuple[float, float]:
     return float(nx.average_clustering(u)), float(path)
 
 
-def fig3(rows: pd.DataFrame, space_name: str, title: str, out: Path, stem: str, tail: float = 0.5) -> list[Path]:
+def fig3(rows: pd.DataFrame, space_name: str, title: str, out: Path, stem: str, tail: float = 0.5,
+         columns: int = 4) -> list[Path]:
     """Points = ok samples from the last ``tail`` fraction of each run (GraphPNAS Fig. 3 uses the last
-    search steps, once the explorer is off), coloured by validation accuracy; one panel per strategy."""
+    search steps, once the explorer is off), coloured by validation accuracy; one panel per strategy, in a
+    grid ``columns`` wide that fits a page, with shared axes and one colour bar."""
     space = get_benchmark(space_name).make_space(rows["dataset"].iloc[0])
-    ok = rows[rows["status"] == "ok"]
+    ok = rows[(rows["status"] == "ok") & np.isfinite(rows["val_acc"].to_numpy(float))]
     cut = ok.groupby(["strategy", "seed"])["query"].transform("max") * (1 - tail)
     ok = ok[ok["query"] >= cut]
     if ok.empty:
@@ -46,15 +48,24 @@ def fig3(rows: pd.DataFrame, space_name: str, title: str, out: Path, stem: str, 
     if ok["clustering"].nunique() == 1 and ok["path"].nunique() == 1:
         return []  # every architecture has the same topology (e.g. NB201): nothing to show
     strategies = sorted(ok["strategy"].unique())
-    fig, axes = plt.subplots(1, len(strategies), figsize=(2.6 * len(strategies), 2.5), squeeze=False, sharex=True, sharey=True)
+    ncols = min(columns, len(strategies))
+    nrows = -(-len(strategies) // ncols)
+    fig = plt.figure(layout="constrained", figsize=(1.75 * ncols + 0.9, 1.7 * nrows + 0.4))
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     vmin, vmax = np.nanpercentile(ok["val_acc"], [5, 100])
-    for ax, s in zip(axes[0], strategies):
+    for ax, s in zip(axes.flat, strategies):
         d = ok[ok["strategy"] == s]
-        sc = ax.scatter(d["path"], d["clustering"], c=d["val_acc"], cmap="viridis", vmin=vmin, vmax=vmax, s=8)
-        ax.set_title(s, fontsize=8)
-        ax.set_xlabel("average path length")
-    axes[0][0].set_ylabel("clustering coefficient")
-    fig.colorbar(sc, ax=axes[0].tolist(), label="validation accuracy (%)")
+        sc = ax.scatter(d["path"], d["clustering"], c=d["val_acc"], cmap="viridis", vmin=vmin, vmax=vmax, s=6,
+                        linewidths=0)
+        ax.set_title(s, fontsize=7, color=strategy_style(s)["color"])
+        ax.tick_params(labelsize=6)
+    for ax in axes.flat[len(strategies):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("average path length", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("clustering coefficient", fontsize=7)
+    fig.colorbar(sc, ax=axes, label="validation accuracy (%)", shrink=0.8, aspect=40)
     fig.suptitle(title, fontsize=8)
     return save_figure(fig, out / stem)
 
@@ -73,20 +84,26 @@ def _layered_positions(g: nx.DiGraph) -> dict[int, tuple[float, float]]:
 
 
 def draw_top_architectures(rows: pd.DataFrame, space_name: str, out: Path, stem: str, k: int = 3) -> list[Path]:
-    """Each strategy's top-k distinct architectures by validation accuracy, drawn as labelled DAGs."""
+    """Each strategy's top-k distinct architectures by validation accuracy, drawn as labelled DAGs; the
+    strategy's name above, each cell's rank and accuracies on two lines above it (constrained layout
+    keeps the titles apart)."""
     space = get_benchmark(space_name).make_space(rows["dataset"].iloc[0])
     ok = rows[rows["status"] == "ok"].sort_values(["val_acc", "seed", "query"], ascending=[False, True, True])
     written = []
     for strategy, g in ok.groupby("strategy", sort=True):
         top = g.drop_duplicates("arch_id").head(k)
-        fig, axes = plt.subplots(1, len(top), figsize=(3.2 * len(top), 2.6), squeeze=False)
-        for ax, (_, r) in zip(axes[0], top.iterrows()):
+        fig = plt.figure(layout="constrained", figsize=(2.6 * len(top), 2.5))
+        axes = fig.subplots(1, len(top), squeeze=False)
+        for rank, (ax, (_, r)) in enumerate(zip(axes[0], top.iterrows()), start=1):
             graph, labels = _graph(space, r["arch"])  # every node: an isolated RandWire node is a real op
-            nx.draw_networkx(graph, pos=_layered_positions(graph), ax=ax, labels={n: labels[n] for n in graph.nodes},
-                             node_size=300, font_size=5, node_color="#dde8f5", arrowsize=6, width=0.6)
-            ax.set_title(f"reward {_pct(r['val_acc'])} · val {_pct(r['report_val_acc'])} · test {_pct(r['report_test_acc'])}",
-                         fontsize=7)
+            pos = _layered_positions(graph)
+            nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=220, node_color="#dde8f5")
+            nx.draw_networkx_edges(graph, pos, ax=ax, arrowsize=6, width=0.6, node_size=220)
+            nx.draw_networkx_labels(graph, pos, ax=ax, labels={n: labels[n] for n in graph.nodes}, font_size=5,
+                                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+            ax.set_title(f"#{rank}  reward {_pct(r['val_acc'])}\nval {_pct(r['report_val_acc'])} · "
+                         f"test {_pct(r['report_test_acc'])}", fontsize=7)
             ax.axis("off")
-        fig.suptitle(f"{strategy}: top {len(top)} architectures", fontsize=8)
+        fig.suptitle(f"{strategy}: top {len(top)} architectures by reward", fontsize=8)
         written += save_figure(fig, out / f"{stem}_{strategy}")
     return written

@@ -140,7 +140,7 @@ def load_results(results: Path, space: str | None = None, dataset: str | None = 
     frames, manifests, problems = [], {}, []
     pattern = f"{space or '*'}/{dataset or '*'}/*/seed=*.parquet"
     for path in sorted(results.glob(pattern)):
-        if path.name.endswith(".timing.parquet"):
+        if path.name.endswith((".timing.parquet", ".final.parquet", ".exact.parquet")):  # not trajectories
             continue
         rel = path.relative_to(results)
         manifest, frame, problem = _load_run(path, rel)

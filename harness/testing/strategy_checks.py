@@ -12,7 +12,10 @@ anywhere (Optuna ships its sampler tests the same way, ``optuna.testing``).
 from __future__ import annotations
 
 import inspect
-import multiprocessing as mp
+import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
@@ -23,13 +26,15 @@ import pyarrow.parquet as pq
 from blackboxes.registry import get_benchmark
 from harness import runner, statefile
 from harness.config import RunConfig
-from harness.contracts import RunContext, SearchSpace
+from harness.contracts import Proposal, RunContext, SearchSpace
 from harness.testing.driver import Objective, Step, drive
 from harness.testing.objective import SyntheticBenchmark
 from strategies.base import Strategy
 from strategies.registry import STRATEGIES
 
 StrategySpec = str | type
+CHILD_TIMEOUT_S = 600
+"""The cross-process check's limit: a strategy that hangs there fails the check instead of the caller."""
 
 
 def _name_for(strategy: StrategySpec) -> str:
@@ -94,11 +99,24 @@ def check_deterministic(name: str, space: str, tmp: Path) -> None:
     assert _archs(a) == _archs(b), f"{name} on {space}: same seed gave different trajectories"
 
 
+_CHILD = ("import json, sys; from harness.testing.strategy_checks import _archs_in_child; "
+          "print(json.dumps(_archs_in_child(*json.loads(sys.argv[1]))))")
+
+
 def check_deterministic_across_processes(name: str, space: str, tmp: Path) -> None:
+    """The same run in a fresh interpreter (``python -c``, not multiprocessing's spawn, which
+    re-imports the calling script and would run a script without a main guard again, forever)."""
     here = _archs(_run(name, space, 5, tmp / "here"))
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        there = pool.apply(_archs_in_child, (name, STRATEGIES.target(name), space, 5, str(tmp / "there")))
+    target = STRATEGIES.target(name)
+    module, _, attr = target.partition(":")
+    assert module != "__main__", (
+        f"{name}: {attr} is defined in the script that runs the check, which another process cannot import; "
+        f"put it in a module of its own (e.g. my_strategy.py beside the script) and pass 'my_strategy:{attr}'")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+    proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([name, target, space, 5, str(tmp / "there")])],
+                          capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S)
+    assert proc.returncode == 0, f"{name} on {space}: the run in another process failed: {proc.stderr.strip()[-800:]}"
+    there = json.loads(proc.stdout.strip().splitlines()[-1])
     assert here == there, f"{name} on {space}: same seed gave a different trajectory in another process"
 
 
@@ -168,6 +186,53 @@ def check_state_round_trip(name: str, space_name: str, tmp: Path) -> None:
     check_resume(STRATEGIES.get(name), space, ev, 12, 12, context=ctx, label=f"{name} on {space_name}")
 
 
+def _recommended(strategy: Strategy, space: SearchSpace, steps: list[Step], n: int, seed: int) -> list[str]:
+    history = [s.observation for s in steps]
+    out = strategy.recommend(n, np.random.default_rng(seed), history)
+    archs = [p.arch if isinstance(p, Proposal) else p for p in out]
+    bad = [a for a in archs if not space.is_valid(a)]
+    assert not bad, f"{type(strategy).__name__}.recommend returned an invalid {space.name} architecture: {bad[0]!r}"
+    assert len(archs) <= n, f"{type(strategy).__name__}.recommend({n}) returned {len(archs)} architectures"
+    return [space.to_str(a) for a in archs]
+
+
+def check_recommend(name: str, space_name: str, tmp: Path) -> None:
+    """``recommend`` (the final proposals): valid, at most n (and some once anything was answered),
+    the same from a strategy rebuilt from its stored state (so deterministic for a fixed rng),
+    blind to test accuracy, and it leaves the search as it was (the next proposals do not change)."""
+    space = get_benchmark(space_name).make_space()
+    ctx = RunContext(fidelities=(12, 200), fidelity=200, budget=40, time_budget=None)
+    label = f"{name} on {space_name}"
+    runs = {}
+    for salt in ("one", "two"):
+        strategy = STRATEGIES.get(name)()
+        strategy.setup(space, np.random.SeedSequence(77), ctx)
+        runs[salt] = (strategy, drive(strategy, space, SyntheticBenchmark(space, salt), 12, full=True))
+    (strategy, steps), (other, other_steps) = runs["one"], runs["two"]
+    rebuilt = _rebuilt(name, space, ctx, strategy, label)
+    first = _recommended(strategy, space, steps, 5, 1)
+    assert first, f"{label}: recommend(5) returned nothing after 12 answered queries"
+    assert _recommended(rebuilt, space, steps, 5, 1) == first, (
+        f"{label}: recommend differs from a strategy rebuilt from its state (or for the same rng)")
+    assert _archs_of(other_steps) == _archs_of(steps)
+    assert _recommended(_rebuilt(name, space, ctx, other, label), space, other_steps, 5, 1) == first, (
+        f"{label}: recommend changed when only test accuracy changed")
+    assert drive(strategy, space, SyntheticBenchmark(space, "one"), 3) == drive(
+        other, space, SyntheticBenchmark(space, "two"), 3), f"{label}: calling recommend changed the search's next proposals"
+
+
+def _rebuilt(name: str, space: SearchSpace, ctx: RunContext, strategy: Strategy, label: str) -> Strategy:
+    """A fresh instance (another seed) loaded with ``strategy``'s stored state, as the final phase builds it."""
+    fresh = STRATEGIES.get(name)()
+    fresh.setup(space, np.random.SeedSequence(999), ctx)
+    fresh.load_state_dict(statefile.loads(statefile.dumps(strategy.state_dict()), label))
+    return fresh
+
+
+def _archs_of(steps: list[Step]) -> list[str]:
+    return [s.arch for s in steps]
+
+
 CHECKS: dict[str, Callable[[str, str, Path], None]] = {
     "params_stored_unchanged": check_params_stored_unchanged,
     "valid_and_budget": check_valid_and_budget,
@@ -177,6 +242,7 @@ CHECKS: dict[str, Callable[[str, str, Path], None]] = {
     "blind_to_test": check_blind_to_test,
     "batches": check_batches,
     "state_round_trip": check_state_round_trip,
+    "recommend": check_recommend,
 }
 
 

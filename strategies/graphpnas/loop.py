@@ -23,6 +23,7 @@ Policies the paper leaves open, stated:
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Sequence
 
@@ -285,6 +286,48 @@ class GraphPNAS(Strategy):
                 out.append(Proposal(arch, info=(("source", "generator"),)))
             self.proposed[cid] = dag
         return out
+
+    def recommend(self, n: int, rng: np.random.Generator, history: Sequence[Observation]) -> list[Proposal]:
+        """``n`` i.i.d. samples of the generator with the random explorer off (paper Fig. 3, Tables
+        1, 3, 6), conditioned on the space accepting them (repeats allowed: a distribution's
+        samples); drawn with a torch generator seeded from ``rng``, the model left as it is."""
+        gen = seeding.torch_generator(int(rng.integers(2**63)), self.device_)
+        out: list[Proposal] = []
+        with torch_threads(), deterministic_kernels(self.device_):
+            for t in range(max(self.preset_.sample_tries, 1) * 5):
+                A, X, _ = self.model.sample((n - len(out)) * (t + 1), gen)
+                for a, x in zip(A, X):
+                    ok = self._accept(LabelledDAG(a, tuple(x.tolist())), set())
+                    if ok is not None and len(out) < n:
+                        out.append(Proposal(ok[0], info=(("source", "generator"), ("fits", self.n_updates))))
+                if len(out) == n:
+                    break
+        return out
+
+    def dag_log_prob(self, dags: Sequence[LabelledDAG], rng: np.random.Generator, chunk: int = 2048) -> np.ndarray:
+        """Teacher-forced log P of each DAG under the generator (a float64 copy, so sums over a whole
+        space are exact to ~1e-12); rejection (``_accept``) is outside the model, see the module doc.
+
+        When the topology is fixed (NB201: only ops are decided) DAGs that share a prefix share
+        their first steps, so each distinct prefix runs once (3,906 prefixes instead of 15,625 x 6
+        steps on NB201); otherwise every DAG is teacher forced whole."""
+        model = copy.deepcopy(self.model).double()
+        if not len(dags):
+            return np.zeros(0)
+        with torch.no_grad(), torch_threads():
+            if model.n_free_edges:
+                parts = [model.log_prob([(np.asarray(d.A, dtype=np.uint8), d.X) for d in dags[s:s + chunk]]).cpu().numpy()
+                         for s in range(0, len(dags), chunk)]
+                return np.concatenate(parts)
+            A = np.stack([np.asarray(d.A, dtype=np.uint8) for d in dags])
+            X = np.array([d.X for d in dags], dtype=np.int64)
+            out = np.zeros(len(dags))
+            for i in model.active:
+                prefixes, first, inverse = np.unique(X[:, :i], axis=0, return_index=True, return_inverse=True)
+                lp = np.concatenate([model.op_log_probs(A[first[s:s + chunk]], X[first[s:s + chunk]], i).cpu().numpy()
+                                     for s in range(0, len(first), chunk)])
+                out += lp[inverse.reshape(-1), X[:, i]]
+            return out
 
     # ------------------------------------------------------------------ tell
     def _dag_of(self, cid: str, arch: Arch) -> tuple[np.ndarray, np.ndarray] | None:

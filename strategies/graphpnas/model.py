@@ -325,6 +325,15 @@ class GraphGenerator(nn.Module):
         edge_lp = self._row_log_prob(log_alpha, theta, g["pair_target"], g["pair_free"], g["pair_sub"], n_sub)
         return zeros.index_add(0, graph_of_sub, edge_lp), zeros.index_add(0, graph_of_sub, op_lp)
 
+    def op_log_probs(self, A: np.ndarray, X: np.ndarray, i: int) -> torch.Tensor:
+        """log P(op of node i | the prefix before i), (B, D), for a batch of partial DAGs (only rows
+        and labels < i are read): eq. 5 at one generation step. Lets a caller that scores many DAGs
+        sharing prefixes run each distinct prefix once."""
+        g = self._to_torch(step_graphs(A, X, i))
+        h = self._node_states(g)
+        beta = self.mlp_beta(h[g["new"]])
+        return F.log_softmax(beta.masked_fill(~self.allowed[i], -math.inf), dim=1)
+
     def log_prob(self, dags: Sequence[tuple[np.ndarray, Sequence[int]]]) -> torch.Tensor:
         edge, op = self.log_prob_parts(dags)
         return edge + op
