@@ -9,12 +9,18 @@ from strategies.registry import STRATEGIES
 
 BUILTIN = [n for n in STRATEGIES.names() if not n.startswith("conformance:")]
 SPACES = ["nb201", "nb101"]
+SPACE_SPECIFIC = {"valid_and_budget", "recommend"}
+"""The checks whose outcome depends on the space. GraphPNAS on NB101 refits 70 epochs every 10
+queries (App. F), a minute a check on two busy cores; its other checks exercise the same code as
+on NB201, where every check runs, so on NB101 it runs these two."""
 
 
 @pytest.mark.parametrize("check", list(CHECKS))
 @pytest.mark.parametrize("space", SPACES)
 @pytest.mark.parametrize("name", BUILTIN)
 def test_contract(name, space, check, tmp_path):
+    if name == "graphpnas" and space == "nb101" and check not in SPACE_SPECIFIC:
+        pytest.skip("checked on nb201 (same code); on nb101 only the space-specific checks run")
     CHECKS[check](name, space, tmp_path)
 
 
