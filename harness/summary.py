@@ -64,7 +64,7 @@ def metric_label(manifest: dict) -> str:
     what = f"{val[1]}-epoch {val[0]} validation accuracy (%)" if val[1] else f"{val[0]} validation accuracy (%)"
     budget = f"{cfg['budget']} queries" if cfg.get("budget") else f"{cfg.get('time_budget')} s simulated"
     protocol = f"protocol {cfg['protocol']}" if cfg.get("protocol") else "custom settings"
-    return f"{what} of the best-by-{search} architecture after {budget} ({protocol})"
+    return f"{what} of the architecture with the best {search} after {budget} ({protocol})"
 
 
 def _read(cfg: RunConfig, out: Path) -> tuple[pd.DataFrame | None, dict | None]:

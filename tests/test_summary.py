@@ -26,7 +26,7 @@ def test_main_job_shape_uses_shipped_table_ranks_and_reports(tmp_path, monkeypat
     shipped = [line for line in err.splitlines() if "shipped with the harness" in line]
     assert len(shipped) == 1
     assert "ranked by 200-epoch cifar10-valid validation accuracy" in out
-    assert "best-by-200-epoch reward architecture after 12 queries" in out
+    assert "of the architecture with the best 200-epoch reward after 12 queries" in out
     assert "no rank test can reach p < 0.05" in err  # 2 seeds: smallest possible p is 0.33
     assert (report / "index.html").is_file() and (report / "nb201").is_dir()
     assert f"report: {report / 'index.html'}" in err
