@@ -85,8 +85,8 @@ def main() -> None:
             cmd = [sys.executable, "-m", "harness", *run_args(strategies(), args.seeds, RESULTS), "--force",
                    "--data-dir", data]
             subprocess.run(cmd, check=True, cwd=ROOT)
-        subprocess.run([sys.executable, "-m", "harness", "report", "--results", str(RESULTS), "--out", str(REPORT)],
-                       check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "harness", "report", "--results", str(RESULTS.relative_to(ROOT)),
+                        "--out", str(REPORT.relative_to(ROOT))], check=True, cwd=ROOT)  # index.md names the results path
         text = README.read_text()
         README.write_text(text.replace(readme_block(text), readme_table()))
     ok = readme_block(README.read_text()) == readme_table()
