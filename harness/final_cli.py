@@ -15,17 +15,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness.cli import _positive_int  # cli imports this module only inside build_parser
 from harness.errors import HarnessError
-
-
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -38,15 +29,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     f.add_argument("--seeds", help="comma-separated seed indices (default: every stored one)")
     f.add_argument("--protocol", help="final protocol preset (default: the space's; tabular, randwire, "
                    "randwire-digits, enas, enas-digits, nago)")
-    f.add_argument("--samples", type=_count, help="proposals per run (overrides the preset)")
-    f.add_argument("--repeats", type=_count, help="final trainings per proposal, each with its own seed")
-    f.add_argument("--screen-epochs", type=_count, help="short training that ranks the samples (Table 3)")
-    f.add_argument("--keep", type=_count, help="screen survivors per run")
-    f.add_argument("--final-epochs", type=_count, help="epochs of the final training")
+    f.add_argument("--samples", type=_positive_int, help="proposals per run (overrides the preset)")
+    f.add_argument("--repeats", type=_positive_int, help="final trainings per proposal, each with its own seed")
+    f.add_argument("--screen-epochs", type=_positive_int, help="short training that ranks the samples (Table 3)")
+    f.add_argument("--keep", type=_positive_int, help="screen survivors per run")
+    f.add_argument("--final-epochs", type=_positive_int, help="epochs of the final training")
     f.add_argument("--no-exact", action="store_true", help="skip the exact distributions of the learned generators")
     f.add_argument("--data-dir", help="benchmark data dir (default $HARNESS_DATA or the user cache dir)")
     f.add_argument("--device", default="auto", help="training device: auto, cpu, cuda[:N]")
-    f.add_argument("--train-workers", type=_count, default=1, help="parallel trainings of a trained final evaluator")
+    f.add_argument("--train-workers", type=_positive_int, default=1, help="parallel trainings of a trained final evaluator")
     f.add_argument("--force", action="store_true", help="redo final phases that are already complete")
     return f
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from harness.atomic import _fsync_dir, _umask  # the same durability and permissions as every file we write
 from harness.errors import HarnessError
 
 REPORT_TITLE = "# NAS harness report"
@@ -133,20 +134,6 @@ def _swap_in(new: Path, target: Path) -> Path | None:
     return old
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make the swap durable; a filesystem that cannot fsync a folder still has the swap done."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def staged(out: Path) -> Iterator[Path]:
     """Yield an empty folder to build the report in; on success it becomes ``out`` (see the module doc).
@@ -167,9 +154,3 @@ def staged(out: Path) -> Iterator[Path]:
         for leftover in (tmp, previous):
             if leftover is not None and leftover.exists():
                 shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
