@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.machinery
 import importlib.util
 from pathlib import Path
 
@@ -19,8 +20,16 @@ PROJECT_PACKAGES = ("harness", "spaces", "strategies", "blackboxes")
 
 
 def _module_file(name: str) -> Path | None:
+    """The source file of a module, found without importing it or its packages
+    (``importlib.util.find_spec("a.b")`` would run ``a/__init__.py``, and with it torch)."""
+    top, *rest = name.split(".")
     try:
-        spec = importlib.util.find_spec(name)
+        spec = importlib.util.find_spec(top)
+        for k in range(len(rest)):
+            locations = getattr(spec, "submodule_search_locations", None) if spec else None
+            if not locations:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(".".join([top, *rest[: k + 1]]), list(locations))
     except (ImportError, ValueError):
         return None
     origin = getattr(spec, "origin", None) if spec else None

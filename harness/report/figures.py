@@ -23,8 +23,17 @@ def _graph(space, arch_text: str) -> tuple[nx.DiGraph, list[str]]:
     return g, [names[x] for x in dag.X]
 
 
-def graph_metrics(space, arch_text: str) -> tuple[float, float]:
-    """(average clustering, average shortest path length) of the undirected DAG (largest component)."""
+def graph_metrics(space, arch_text: str, _by_topology: dict | None = None) -> tuple[float, float]:
+    """(average clustering, average shortest path length) of the undirected DAG (largest component).
+
+    ``_by_topology``: a dict that caches the answer per adjacency matrix (ops do not enter it), so a
+    space with one topology (NB201) computes it once, not once per cell."""
+    if _by_topology is not None:
+        A = np.asarray(space.to_dag(space.from_str(arch_text)).A, dtype=np.uint8)
+        key = (A.shape, A.tobytes())
+        if key not in _by_topology:
+            _by_topology[key] = graph_metrics(space, arch_text)
+        return _by_topology[key]
     g, _ = _graph(space, arch_text)
     u = g.to_undirected()
     comp = u.subgraph(max(nx.connected_components(u), key=len))
@@ -43,7 +52,8 @@ def fig3(rows: pd.DataFrame, space_name: str, title: str, out: Path, stem: str, 
     ok = ok[ok["query"] >= cut]
     if ok.empty:
         return []
-    metrics = {a: graph_metrics(space, a) for a in sorted(ok["arch"].unique())}
+    by_topology: dict = {}
+    metrics = {a: graph_metrics(space, a, by_topology) for a in sorted(ok["arch"].unique())}
     ok = ok.assign(clustering=ok["arch"].map(lambda a: metrics[a][0]), path=ok["arch"].map(lambda a: metrics[a][1]))
     if ok["clustering"].nunique() == 1 and ok["path"].nunique() == 1:
         return []  # every architecture has the same topology (e.g. NB201): nothing to show

@@ -410,6 +410,8 @@ class GraphPNAS(Strategy):
                     loss = weighted_nll_loss(edge_lp, op_lp, w[idx], self.model.n_free_edges, self.model.n_free_ops)
                 self.optimizer.zero_grad()
                 loss.backward()
+                for q in self.model.unreached_parameters():
+                    q.grad = torch.zeros_like(q)
                 if p.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), p.grad_clip)
                 self.optimizer.step()

@@ -106,12 +106,10 @@ class _PropLayer(nn.Module):
         m = self.f_out(F.relu(self.dir_emb.weight[SELF]))
         return m * torch.sigmoid(self.g_out(F.relu(self.g_bias)))
 
-    def prepare(self, u, direction, recv, send) -> dict[str, torch.Tensor]:
-        """What does not change across the rounds of one forward: the per-edge constant terms of
-        f's and g's first layers, the node-side weight block, the GRU input map (fused with f's
-        output layer and the self-message for scalar attention)."""
-        u_term = self.u_proj(u)
-        edge_const = torch.cat([self.dir_emb(direction), u_term[recv] - u_term[send] + self.g_bias], dim=1)
+    def weight_terms(self) -> dict[str, torch.Tensor]:
+        """What depends on the parameters only: the node-side weight block and the GRU input map
+        (fused with f's output layer and the self-message for scalar attention). Ancestral sampling
+        computes them once per call, not once per generation step (the parameters do not change)."""
         node_w = torch.cat([self.node_proj.weight, self.gru.weight_hh], dim=0)
         w_ih, b_ih = self.gru.weight_ih, self.gru.bias_ih
         if self.attention == "scalar":
@@ -120,7 +118,14 @@ class _PropLayer(nn.Module):
             in_b = w_ih @ self.self_message() + b_ih
         else:
             in_w, in_b = w_ih, w_ih @ self.self_message() + b_ih
-        return {"edge_const": edge_const, "node_w": node_w, "in_w": in_w, "in_b": in_b}
+        return {"node_w": node_w, "in_w": in_w, "in_b": in_b}
+
+    def prepare(self, u, direction, recv, send, weights: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """What does not change across the rounds of one forward: the per-edge constant terms of
+        f's and g's first layers, plus ``weight_terms`` (computed here unless given)."""
+        u_term = self.u_proj(u)
+        edge_const = torch.cat([self.dir_emb(direction), u_term[recv] - u_term[send] + self.g_bias], dim=1)
+        return {"edge_const": edge_const, **(self.weight_terms() if weights is None else weights)}
 
     def node_maps(self, h: torch.Tensor, prepared) -> torch.Tensor:
         return h @ prepared["node_w"].t()
@@ -128,22 +133,22 @@ class _PropLayer(nn.Module):
     def forward(self, h, node_maps, recv, send, prepared):
         """h: (V, H) states; node_maps: ``node_maps(h)`` (or its rows for one-hot h).
 
-        Splits, not slices, and one gather for both ends of every message: a slice's backward
+        Splits (``split_with_sizes``, the op ``Tensor.split`` dispatches to), not slices, and one gather for both ends of every message: a slice's backward
         allocates and fills a zero tensor of the whole input, a split's backward is one concat."""
         H, G, E = self.hidden, self.att_hidden, len(recv)
-        q, gh = node_maps.split([H + G, 3 * H], dim=1)
-        at_recv, at_send = q.index_select(0, torch.cat([recv, send])).split([E, E])
+        q, gh = node_maps.split_with_sizes([H + G, 3 * H], dim=1)
+        at_recv, at_send = q.index_select(0, torch.cat([recv, send])).split_with_sizes([E, E])
         z = F.relu(at_recv - at_send + prepared["edge_const"])
-        rf, zg = z.split([H, G], dim=1)
+        rf, zg = z.split_with_sizes([H, G], dim=1)
         att = torch.sigmoid(F.linear(zg, self.g_out.weight, self.g_out.bias))
         if self.attention == "scalar":
             msg = torch.cat([att * rf, att], dim=1)
         else:
             msg = self.f_out(rf) * att
         agg = h.new_zeros(len(h), msg.shape[1]).index_add_(0, recv, msg)
-        gi_rz, gi_n = torch.addmm(prepared["in_b"], agg, prepared["in_w"].t()).split([2 * H, H], dim=1)
-        gh_rz, gh_n = (gh + self.gru.bias_hh).split([2 * H, H], dim=1)
-        r, u = torch.sigmoid(gi_rz + gh_rz).split([H, H], dim=1)
+        gi_rz, gi_n = torch.addmm(prepared["in_b"], agg, prepared["in_w"].t()).split_with_sizes([2 * H, H], dim=1)
+        gh_rz, gh_n = (gh + self.gru.bias_hh).split_with_sizes([2 * H, H], dim=1)
+        r, u = torch.sigmoid(gi_rz + gh_rz).split_with_sizes([H, H], dim=1)
         n = torch.tanh(gi_n + r * gh_n)
         return n + u * (h - n)
 
@@ -243,12 +248,15 @@ class GraphGenerator(nn.Module):
         return self.mlp_beta[0].weight.dtype
 
     # ------------------------------------------------------------------ the network
-    def _node_states(self, g: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _node_states(self, g: dict[str, torch.Tensor], weights: list[dict] | None = None) -> torch.Tensor:
+        """Node states after S rounds; ``weights``: the layers' ``weight_terms`` when the caller
+        reuses them across calls with unchanged parameters."""
         label = torch.where(g["label"] < 0, self.n_ops, g["label"])
         h = F.one_hot(label, self.hidden).to(self.dtype)
         u = torch.cat([g["u_in"], self.pos_enc.to(self.dtype)[g["pos"]]], dim=1)
         recv, send = g["recv"], g["send"]
-        prepared = [layer.prepare(u, g["direction"], recv, send) for layer in self.layers]
+        weights = weights or [None] * len(self.layers)
+        prepared = [layer.prepare(u, g["direction"], recv, send, w) for layer, w in zip(self.layers, weights)]
         for s in range(self.n_prop):
             if self.separate_layers and s > 0:
                 h = F.relu(h)
@@ -259,9 +267,12 @@ class GraphGenerator(nn.Module):
             h = layer(h, maps, recv, send, prepared[k])
         return h
 
-    def _heads(self, h, g, n_sub):
-        """Op logits (eq. 5) per subgraph; alpha logits (eq. 4) per subgraph; theta logits (eq. 6) per pair."""
+    def _heads(self, h, g, n_sub, edges: bool = True):
+        """Op logits (eq. 5) per subgraph; alpha logits (eq. 4) per subgraph; theta logits (eq. 6) per
+        pair (None, None for ``edges=False``: a sampling step without a free edge reads neither)."""
         beta = self.mlp_beta(h[g["new"]])
+        if not edges:
+            return beta, None, None
         d = h[g["pair_new"]] - h[g["pair_old"]]
         alpha = torch.zeros(n_sub, self.n_components, dtype=h.dtype, device=h.device)
         alpha = alpha.index_add_(0, g["pair_sub"], self.mlp_alpha(d))
@@ -316,14 +327,25 @@ class GraphGenerator(nn.Module):
         n_sub = B * len(self.active)
         graph_of_sub = torch.arange(B, device=self.device).repeat(len(self.active))
         h = self._node_states(g)
-        beta, log_alpha, theta = self._heads(h, g, n_sub)
+        beta, log_alpha, theta = self._heads(h, g, n_sub, edges=self.n_free_edges > 0)
         allowed = self.allowed[g["op_step"]]
         op_lp = F.log_softmax(beta.masked_fill(~allowed, -math.inf), dim=1)
         op_lp = op_lp.gather(1, g["op_target"][:, None])[:, 0]
         op_free = torch.from_numpy(self.op_free).to(self.device)[g["op_step"]]
         op_lp = torch.where(op_free, op_lp, torch.zeros_like(op_lp))
+        if not self.n_free_edges:  # every edge fixed: the edge part is 0 (see ``unreached_parameters``)
+            return zeros.clone(), zeros.index_add(0, graph_of_sub, op_lp)
         edge_lp = self._row_log_prob(log_alpha, theta, g["pair_target"], g["pair_free"], g["pair_sub"], n_sub)
         return zeros.index_add(0, graph_of_sub, edge_lp), zeros.index_add(0, graph_of_sub, op_lp)
+
+    def unreached_parameters(self) -> list[nn.Parameter]:
+        """Parameters that teacher forcing leaves out of the graph: the edge heads (eqs. 4, 6) when
+        no edge is free (NB201). Their gradient is exactly 0 (they feed a term multiplied by 0), so
+        ``fit`` gives them zero gradients: gradient clipping and Adam then see the same parameters,
+        and step them the same way, as when the zero term was computed."""
+        if self.n_free_edges:
+            return []
+        return [*self.mlp_alpha.parameters(), *self.mlp_theta.parameters()]
 
     def op_log_probs(self, A: np.ndarray, X: np.ndarray, i: int) -> torch.Tensor:
         """log P(op of node i | the prefix before i), (B, D), for a batch of partial DAGs (only rows
@@ -354,20 +376,21 @@ class GraphGenerator(nn.Module):
         X = np.zeros((n, N), dtype=np.int64)
         logp = torch.zeros(n, dtype=self.dtype, device=self.device)
         active = set(self.active)
+        weights = [layer.weight_terms() for layer in self.layers]
         for i in range(N):
             A[:, i, :i] = self.forced_edge[i, :i]
             X[:, i] = self.fixed_op[i]
             if i not in active:
                 continue
             g = self._to_torch(step_graphs(A, X, i))
-            h = self._node_states(g)
-            beta, log_alpha, theta = self._heads(h, g, n)
+            h = self._node_states(g, weights)
+            free = self.free_edge[i, :i]
+            beta, log_alpha, theta = self._heads(h, g, n, edges=bool(free.any()))
             if self.op_free[i]:
                 lp = F.log_softmax(beta.masked_fill(~self.allowed[i], -math.inf), dim=1)
                 op = torch.multinomial(lp.exp(), 1, generator=gen)[:, 0]
                 X[:, i] = op.cpu().numpy()
                 logp += lp.gather(1, op[:, None])[:, 0]
-            free = self.free_edge[i, :i]
             if free.any():
                 k = torch.multinomial(log_alpha.exp(), 1, generator=gen)[:, 0]
                 th = theta.view(n, i, self.n_components).gather(2, k.view(n, 1, 1).expand(n, i, 1))[:, :, 0]
