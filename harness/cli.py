@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--results", default="results", help="results directory (default results/)")
     rp.add_argument("--out", default="reports/latest", help="report directory, replaced whole by the new report "
                     "(default reports/latest; the committed reference report is reports/reference)")
+    rp.add_argument("--workers", type=_positive_int, help="processes drawing the figures (default: number of cores; "
+                    "the files are the same for any number)")
 
     from harness.final_cli import add_parser as add_final_parser  # the final phase (harness.final_cli)
 
@@ -144,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args, console: Console) -> int:
-    from harness.study import StudyRequest, run_study
+    from harness.study import StudyRequest, default_workers, run_study
 
     names = None if args.strategies is None else tuple(s.strip() for s in args.strategies.split(",") if s.strip())
     request = StudyRequest(
@@ -170,8 +172,11 @@ def cmd_run(args, console: Console) -> int:
         from harness.report.build import build_report
 
         report_dir = Path(args.report)
+        # figures drawn by forked processes, except beside a Ray driver (its threads do not survive a fork)
+        workers = 1 if args.executor == "ray" else (args.workers or default_workers())
         build_report(study.out, report_dir, study.runs[0].space, study.runs[0].dataset,
-                     say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+                     say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+                     workers=workers)
     return _summary(outcomes, study, console, report_dir)
 
 
@@ -240,9 +245,11 @@ def _summary(outcomes, study, console: Console, report_dir: Path | None = None) 
 
 def cmd_report(args, console: Console) -> int:
     from harness.report.build import build_report
+    from harness.study import default_workers
 
     groups = build_report(Path(args.results), Path(args.out), args.space, args.dataset,
-                          say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+                          say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+                          workers=args.workers or default_workers())
     out = Console()
     for g in groups:
         out.print(f"wrote {g['dir']}/index.md ({len(g['files'])} files)")

@@ -68,8 +68,9 @@ def unrendered_save(fig, path, **kwargs) -> None:
     Path(path).write_bytes(f"{fig.get_size_inches()}".encode())
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "forked-figure-workers"])
 @pytest.mark.parametrize("exc", [KeyboardInterrupt(), RuntimeError("boom")], ids=["ctrl-c", "exception"])
-def test_interrupted_build_leaves_the_previous_report_byte_identical(built, monkeypatch, exc):
+def test_interrupted_build_leaves_the_previous_report_byte_identical(built, monkeypatch, exc, workers):
     results, out, before = built
     write_run(results, "alpha", 2, val=[90, 91, 92, 93], test=[90, 91, 92, 93])  # new tables would differ
 
@@ -78,7 +79,7 @@ def test_interrupted_build_leaves_the_previous_report_byte_identical(built, monk
 
     monkeypatch.setattr(figures, "draw_top_architectures", interrupted)
     with pytest.raises(type(exc)):
-        build_report(results, out)
+        build_report(results, out, workers=workers)
     assert snapshot(out) == before
     no_hidden_folders(out)
 
@@ -229,3 +230,13 @@ def test_no_finite_accuracy_is_one_line_about_the_figure(tmp_path):
                            "(no run has a finite validation or test accuracy)"]
     assert not any(f.name.startswith("curves_") for f in groups[0]["files"])
     assert "Figures not drawn:" in (out / "nb201" / "custom" / "index.md").read_text()
+
+
+def test_figures_drawn_by_forked_workers_are_the_files_one_process_draws(tmp_path):
+    """Rendered for real (PNG, PDF, the figures inlined in index.html): the same bytes either way."""
+    two_strategies(tmp_path / "results")
+    build_report(tmp_path / "results", tmp_path / "serial", workers=1)
+    build_report(tmp_path / "results", tmp_path / "forked", workers=2)
+    serial, forked = snapshot(tmp_path / "serial"), snapshot(tmp_path / "forked")
+    assert any(name.endswith(".png") for name in serial)
+    assert serial == forked

@@ -80,20 +80,55 @@ def _settings_notes(manifests: dict, space: str, protocol: str) -> tuple[list[st
     return notes, checkpoint
 
 
+FigureJob = tuple[str, str, str, tuple]
+"""(figure name, module of the drawing function, its name, its arguments)."""
+
+
+def _draw(job: FigureJob) -> tuple[list[Path], str | None]:
+    """(files written, None) or ([], why not drawn). The function is looked up when the job runs, so
+    a worker forked from this process draws with exactly the functions this process has."""
+    _, module, function, args = job
+    import importlib  # noqa: PLC0415
+
+    try:
+        return getattr(importlib.import_module(module), function)(*args), None
+    except NotDrawn as exc:
+        return [], str(exc)
+
+
+def _draw_all(jobs: list[FigureJob], workers: int) -> list[tuple[list[Path], str | None]]:
+    """Every job's outcome, in job order. With ``workers`` > 1 (and fork available) the figures are
+    drawn by forked processes: each figure is independent, matplotlib renders on one core, and
+    rendering is most of a report's time. A worker's exception (Ctrl-C included) is raised here."""
+    import multiprocessing as mp  # noqa: PLC0415
+
+    workers = min(workers, len(jobs))
+    if workers < 2 or "fork" not in mp.get_all_start_methods():
+        return [_draw(job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_ignore_ctrl_c)
+    try:
+        return list(pool.map(_draw, jobs))
+    finally:  # on Ctrl-C: no new figure starts, and the staged folder is removed only after the workers stop
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_ctrl_c() -> None:
+    """Figure workers leave Ctrl-C to the main process, which stops them (no traceback per worker)."""
+    import signal  # noqa: PLC0415
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, out: Path,
-                say: Say = lambda line: None, results: Path | None = None) -> dict:
+                say: Say = lambda line: None, results: Path | None = None, workers: int = 1) -> dict:
     """Every table, statistic and figure of one (space, protocol) group; a figure whose data cannot be
-    drawn (``NotDrawn``) is left out, said in one line and noted in the group's index."""
+    drawn (``NotDrawn``) is left out, said in one line and noted in the group's index. ``workers``:
+    processes that draw the figures (see ``_draw_all``)."""
     group_dir = out / space / (protocol or "custom")
     not_drawn: list[str] = []
-
-    def figure(draw: Callable[[], list[Path]], name: str) -> list[Path]:
-        try:
-            return draw()
-        except NotDrawn as exc:
-            not_drawn.append(f"{name}: {exc}")
-            say(f"{space}/{protocol or 'custom'}: figure {name} not drawn ({exc})")
-            return []
+    jobs: list[FigureJob] = []
 
     inc = incumbents(rows)
     caption = _report_caption(manifests, space, protocol)
@@ -135,13 +170,19 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
         title = f"{space} / {dataset} / {protocol or 'custom'}"
         fig_dir = group_dir / "figures"
         optimum = optima.known_optima(manifests, space, dataset, protocol)
-        figs += figure(lambda: curves.plot_curves(d_inc, title, fig_dir, f"curves_{dataset}", optimum), f"curves_{dataset}")
-        figs += figure(lambda: curves.plot_ranks(d_inc, "inc_report_val", fig_dir, f"ranks_{dataset}", title),
-                       f"ranks_{dataset}")
         d_rows = rows[rows["dataset"] == dataset]
-        figs += figure(lambda: figures.fig3(d_rows, space, title, fig_dir, f"fig3_{dataset}"), f"fig3_{dataset}")
-        figs += figure(lambda: figures.draw_top_architectures(d_rows, space, fig_dir, f"top_archs_{dataset}"),
-                       f"top_archs_{dataset}")
+        jobs += [
+            (f"curves_{dataset}", curves.__name__, "plot_curves", (d_inc, title, fig_dir, f"curves_{dataset}", optimum)),
+            (f"ranks_{dataset}", curves.__name__, "plot_ranks", (d_inc, "inc_report_val", fig_dir, f"ranks_{dataset}", title)),
+            (f"fig3_{dataset}", figures.__name__, "fig3", (d_rows, space, title, fig_dir, f"fig3_{dataset}")),
+            (f"top_archs_{dataset}", figures.__name__, "draw_top_architectures",
+             (d_rows, space, fig_dir, f"top_archs_{dataset}")),
+        ]
+    for (name, *_), (paths, why_not) in zip(jobs, _draw_all(jobs, workers)):
+        figs += paths
+        if why_not is not None:
+            not_drawn.append(f"{name}: {why_not}")
+            say(f"{space}/{protocol or 'custom'}: figure {name} not drawn ({why_not})")
     _write_group_index(group_dir, space, protocol, result_tables, sel, repro, stat_tables, figs, not_drawn)
     return {"dir": group_dir, "tables": result_tables, "files": files + figs, "repro": repro}
 
@@ -251,10 +292,12 @@ def _moved(group: dict, src: Path, dest: Path) -> dict:
 
 
 def build_report(results: Path, out: Path, space: str | None = None, dataset: str | None = None,
-                 say: Say | None = None) -> list[dict]:
+                 say: Say | None = None, workers: int = 1) -> list[dict]:
     """Build the report of ``results`` and swap it in for ``out`` whole; ``say`` gets one line per group of
     skipped runs and per figure not drawn. User-fixable problems (no runs, an ``--out`` that is a file or
-    not a report, a read-only or full disk) are one-line ``HarnessError``s; ``out`` is then unchanged."""
+    not a report, a read-only or full disk) are one-line ``HarnessError``s; ``out`` is then unchanged.
+    ``workers``: processes drawing figures (the command line passes the machine's cores); the files
+    are the same for any number."""
     say = say or (lambda line: None)
     results, out = Path(results), Path(out)
     loaded = load_results(results, space, dataset, say)
@@ -264,7 +307,7 @@ def build_report(results: Path, out: Path, space: str | None = None, dataset: st
     publish.check_destination(out)
     try:
         with publish.staged(out) as tmp:
-            groups = [build_group(g, loaded.manifests, sp, prot, tmp, say, results=results)
+            groups = [build_group(g, loaded.manifests, sp, prot, tmp, say, results=results, workers=workers)
                       for (sp, prot), g in loaded.rows.groupby(["space", "protocol"], sort=True)]
             _write_index(tmp, results, loaded.rows, groups, loaded.problems)
     except OSError as exc:
