@@ -78,15 +78,22 @@ def _ours(name: str, roots: tuple[str, ...]) -> bool:
     return name.split(".")[0] in roots
 
 
+NOT_ENGINE = frozenset({"strategies.registry", "blackboxes.registry", "harness.fingerprint"})
+"""Modules the engine imports that decide no result: the name -> module lookup tables (a run's
+strategy, space and evaluator digests are computed from the modules its names resolve to, so
+registering a new strategy or editing a benchmark's listing stales nothing) and this module."""
+
+
 @functools.lru_cache(maxsize=256)
-def digest(module: str) -> str:
-    """The digest of ``module`` and every module of its project it imports, transitively."""
+def digest(module: str, exclude: frozenset[str] = frozenset()) -> str:
+    """The digest of ``module`` and every module of its project it imports, transitively, not
+    following the modules in ``exclude``."""
     roots = tuple(dict.fromkeys(PROJECT_PACKAGES + (module.split(".")[0],)))
     seen: dict[str, str] = {}
     todo = [module]
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in seen or name in exclude:
             continue
         parsed = _parsed(name)
         if parsed is None:
@@ -105,7 +112,7 @@ def code_fingerprint(strategy_target: str, space_target: str, evaluator_target: 
         "strategy": digest(strategy_target.partition(":")[0]),
         "space": digest(space_target.partition(":")[0]),
         "evaluator": digest(evaluator_target.partition(":")[0]),
-        "engine": digest("harness.runner"),
+        "engine": digest("harness.runner", NOT_ENGINE),
     }
 
 

@@ -40,6 +40,24 @@ def test_digest_follows_imports_and_ignores_docstrings_and_comments(tmp_path, mo
     assert fingerprint.digest(changed) != d0  # a statement in an imported module (imported inside a function)
 
 
+@pytest.mark.parametrize("edited, stales", [("strategies.registry", False), ("blackboxes.registry", False),
+                                            ("blackboxes.nb101.schema", False), ("harness.fingerprint", False),
+                                            ("harness.storage", True), ("harness.journal", True)])
+def test_engine_digest_covers_the_engine_not_the_lookup_tables(monkeypatch, edited, stales):
+    """Registering a strategy (one registry line) or editing a benchmark's listing must not stale every
+    result; editing the engine's storage or journal must."""
+    real = fingerprint._parsed.__wrapped__
+
+    def edited_parsed(name):
+        parsed = real(name)
+        return ("0" * 64, parsed[1]) if name == edited and parsed else parsed
+
+    before = fingerprint.digest.__wrapped__("harness.runner", fingerprint.NOT_ENGINE)
+    monkeypatch.setattr(fingerprint, "_parsed", edited_parsed)
+    after = fingerprint.digest.__wrapped__("harness.runner", fingerprint.NOT_ENGINE)
+    assert (after != before) is stales
+
+
 def test_changed_parts_names_what_changed():
     now = {"strategy": "a", "space": "b", "evaluator": "c", "engine": "d"}
     assert fingerprint.changed_parts(dict(now), now) == []
