@@ -60,7 +60,7 @@ def metric_label(manifest: dict) -> str:
     cfg = manifest.get("config", {})
     report = manifest.get("report", {})
     val = report.get("val") or [cfg.get("dataset"), cfg.get("fidelity")]
-    search = f"{cfg.get('fidelity')}-epoch reward" if cfg.get("fidelity") else "the search reward"
+    search = f"{cfg.get('fidelity')}-epoch reward" if cfg.get("fidelity") else "search reward"
     what = f"{val[1]}-epoch {val[0]} validation accuracy (%)" if val[1] else f"{val[0]} validation accuracy (%)"
     budget = f"{cfg['budget']} queries" if cfg.get("budget") else f"{cfg.get('time_budget')} s simulated"
     protocol = f"protocol {cfg['protocol']}" if cfg.get("protocol") else "custom settings"

@@ -133,8 +133,9 @@ class _PropLayer(nn.Module):
     def forward(self, h, node_maps, recv, send, prepared):
         """h: (V, H) states; node_maps: ``node_maps(h)`` (or its rows for one-hot h).
 
-        Splits (``split_with_sizes``, the op ``Tensor.split`` dispatches to), not slices, and one gather for both ends of every message: a slice's backward
-        allocates and fills a zero tensor of the whole input, a split's backward is one concat."""
+        Splits (``split_with_sizes``, the op ``Tensor.split`` dispatches to), not slices, and one
+        gather for both ends of every message: a slice's backward allocates and fills a zero tensor
+        of the whole input, a split's backward is one concat."""
         H, G, E = self.hidden, self.att_hidden, len(recv)
         q, gh = node_maps.split_with_sizes([H + G, 3 * H], dim=1)
         at_recv, at_send = q.index_select(0, torch.cat([recv, send])).split_with_sizes([E, E])
