@@ -1,10 +1,11 @@
 """``python -m harness final``: the final phase of every finished run in a results folder.
 
 ``add_parser(sub)`` adds the command to ``harness.cli``'s subparsers; ``cmd_final(args, console)``
-runs it: one ``harness.final.FinalRun`` per selected (space, dataset, strategy, seed), in this
-process, one after the other (a trained final evaluator parallelises its trainings itself,
-``--train-workers``), then a one-line summary per strategy. The exact distributions of the
-learned generators follow where the space is small enough to enumerate (``harness.exact``).
+runs it: one ``harness.final.FinalRun`` per selected (space, dataset, strategy, seed), ``--workers``
+runs at a time in worker processes (each run's files depend on that run alone, so the bytes are the
+same for any number; a trained final evaluator also parallelises its trainings, ``--train-workers``),
+then a one-line summary per strategy. The exact distribution of each learned generator follows its
+run where the space is small enough to enumerate (``harness.exact``).
 """
 from __future__ import annotations
 
@@ -39,7 +40,58 @@ def add_parser(sub) -> argparse.ArgumentParser:
     f.add_argument("--device", default="auto", help="training device: auto, cpu, cuda[:N]")
     f.add_argument("--train-workers", type=_positive_int, default=1, help="parallel trainings of a trained final evaluator")
     f.add_argument("--force", action="store_true", help="redo final phases that are already complete")
+    f.add_argument("--workers", type=_positive_int, help="runs processed at a time, in worker processes (default: "
+                   "the number of cores divided by --train-workers)")
     return f
+
+
+_EVALUATORS: dict = {}
+"""Evaluators this process has opened, shared by the runs it processes (a table is read once)."""
+
+
+def _final_of_run(paths, protocol, data_dir, options, force: bool, exact: bool):
+    """(final outcome, exact summary or None) of one search run: its final phase, then its exact
+    distribution. Runs in this process or in a worker."""
+    from harness.exact import ExactRun  # noqa: PLC0415
+    from harness.final import FinalRun  # noqa: PLC0415
+
+    outcome = FinalRun(paths, protocol, data_dir, options=options, force=force, evaluators=_EVALUATORS).execute()
+    summary = ExactRun(paths, data_dir, force=force, evaluators=_EVALUATORS).execute() if exact else None
+    return outcome, summary
+
+
+def _worker_init(parent_pid: int) -> None:
+    import signal  # noqa: PLC0415
+
+    from harness.executors import _single_thread_worker, die_with_parent  # noqa: PLC0415
+
+    _single_thread_worker()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's: it stops the pool
+    die_with_parent(parent_pid)
+
+
+def _run_all(jobs: list[tuple], workers: int) -> list[tuple]:
+    """``_final_of_run`` of every job, in job order; a spawn pool of ``workers`` processes when
+    there are several jobs (as ``run``'s process executor: torch does not survive a fork)."""
+    import multiprocessing as mp  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
+
+    workers = min(workers, len(jobs))
+    _EVALUATORS.clear()  # one command's evaluators: the next command opens its tables afresh
+    if workers < 2:
+        return [_final_of_run(*job) for job in jobs]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
+        futures = [pool.submit(_final_of_run, *job) for job in jobs]
+        return [f.result() for f in futures]
+    except BrokenProcessPool:
+        raise HarnessError("a final-phase worker process died (killed, out of memory?); finished runs are kept and "
+                           "the others resume from their journals: rerun the same command") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _seeds(text: str | None) -> list[int] | None:
@@ -54,8 +106,9 @@ def _seeds(text: str | None) -> list[int] | None:
 def cmd_final(args, console: Console) -> int:
     from harness import final_protocols
     from harness.contracts import EvaluatorOptions
-    from harness.exact import ExactRun, enumerable
-    from harness.final import FinalRun, find_runs
+    from harness.exact import enumerable
+    from harness.final import find_runs
+    from harness.study import default_workers
 
     runs = find_runs(Path(args.results), args.space, args.dataset,
                      [s for s in args.strategies.split(",") if s] if args.strategies else None, _seeds(args.seeds))
@@ -64,19 +117,18 @@ def cmd_final(args, console: Console) -> int:
                            f"(or check --results/--space/--dataset)")
     options = EvaluatorOptions(device=args.device, train_workers=args.train_workers)
     out = Console()
-    outcomes, notes, exact, evaluators = [], set(), [], {}
+    jobs = []
     for paths in runs:
         space, dataset = paths.trajectory.parts[-4], paths.trajectory.parts[-3]
         protocol = final_protocols.resolve(args.protocol, space, dataset, samples=args.samples, repeats=args.repeats,
                                            screen_epochs=args.screen_epochs, keep=args.keep,
                                            final_epochs=args.final_epochs)
-        o = FinalRun(paths, protocol, args.data_dir, options=options, force=args.force, evaluators=evaluators).execute()
+        jobs.append((paths, protocol, args.data_dir, options, args.force, not args.no_exact and enumerable(space, dataset)))
+    workers = args.workers or max(1, default_workers() // args.train_workers)
+    outcomes, notes = [], set()
+    for o, _ in _run_all(jobs, workers):
         outcomes.append(o)
         notes.update(o.notes)
-        if not args.no_exact and enumerable(space, dataset):
-            e = ExactRun(paths, args.data_dir, force=args.force, evaluators=evaluators).execute()
-            if e is not None:
-                exact.append(e)
     done = [o for o in outcomes if not o.skipped]
     out.print(f"final: {len(done)} run(s) evaluated, {len(outcomes) - len(done)} already complete "
               f"({sum(o.wall_s for o in done):.1f} s)", highlight=False)

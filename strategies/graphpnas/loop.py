@@ -305,26 +305,30 @@ class GraphPNAS(Strategy):
         return out
 
     def dag_log_prob(self, dags: Sequence[LabelledDAG], rng: np.random.Generator, chunk: int = 2048) -> np.ndarray:
-        """Teacher-forced log P of each DAG under the generator (a float64 copy, so sums over a whole
-        space are exact to ~1e-12); rejection (``_accept``) is outside the model, see the module doc.
+        """Teacher-forced log P of each DAG under the generator, in float64 (sums over a whole space
+        are exact to ~1e-12); rejection (``_accept``) is outside the model, see the module doc.
 
         When the topology is fixed (NB201: only ops are decided) DAGs that share a prefix share
         their first steps, so each distinct prefix runs once (3,906 prefixes instead of 15,625 x 6
-        steps on NB201); otherwise every DAG is teacher forced whole."""
-        model = copy.deepcopy(self.model).double()
+        steps on NB201), and the GNN runs as it samples (the model's float32) with each step's
+        softmax in float64: the probabilities are the sampler's, and each step's still sums to 1
+        to ~1e-16. Otherwise every DAG is teacher forced whole by a float64 copy of the model."""
         if not len(dags):
             return np.zeros(0)
         with torch.no_grad(), torch_threads():
-            if model.n_free_edges:
+            if self.model.n_free_edges:
+                model = copy.deepcopy(self.model).double()
                 parts = [model.log_prob([(np.asarray(d.A, dtype=np.uint8), d.X) for d in dags[s:s + chunk]]).cpu().numpy()
                          for s in range(0, len(dags), chunk)]
                 return np.concatenate(parts)
+            model = self.model
             A = np.stack([np.asarray(d.A, dtype=np.uint8) for d in dags])
             X = np.array([d.X for d in dags], dtype=np.int64)
             out = np.zeros(len(dags))
             for i in model.active:
                 prefixes, first, inverse = np.unique(X[:, :i], axis=0, return_index=True, return_inverse=True)
-                lp = np.concatenate([model.op_log_probs(A[first[s:s + chunk]], X[first[s:s + chunk]], i).cpu().numpy()
+                lp = np.concatenate([model.op_log_probs(A[first[s:s + chunk]], X[first[s:s + chunk]], i,
+                                                        dtype=torch.float64).cpu().numpy()
                                      for s in range(0, len(first), chunk)])
                 out += lp[inverse.reshape(-1), X[:, i]]
             return out

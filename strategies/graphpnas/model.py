@@ -348,13 +348,16 @@ class GraphGenerator(nn.Module):
             return []
         return [*self.mlp_alpha.parameters(), *self.mlp_theta.parameters()]
 
-    def op_log_probs(self, A: np.ndarray, X: np.ndarray, i: int) -> torch.Tensor:
+    def op_log_probs(self, A: np.ndarray, X: np.ndarray, i: int, dtype: torch.dtype | None = None) -> torch.Tensor:
         """log P(op of node i | the prefix before i), (B, D), for a batch of partial DAGs (only rows
         and labels < i are read): eq. 5 at one generation step. Lets a caller that scores many DAGs
-        sharing prefixes run each distinct prefix once."""
+        sharing prefixes run each distinct prefix once. ``dtype``: the precision of the softmax (the
+        logits are the model's own, as sampling computes them)."""
         g = self._to_torch(step_graphs(A, X, i))
         h = self._node_states(g)
         beta = self.mlp_beta(h[g["new"]])
+        if dtype is not None:
+            beta = beta.to(dtype)
         return F.log_softmax(beta.masked_fill(~self.allowed[i], -math.inf), dim=1)
 
     def log_prob(self, dags: Sequence[tuple[np.ndarray, Sequence[int]]]) -> torch.Tensor:
