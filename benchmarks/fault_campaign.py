@@ -59,6 +59,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+from harness.testing.procs import alive, parent_of, read_proc  # noqa: E402
 
 SILENT, CODE, TRACE, HANG, LOST = ("silent wrong result", "code executed from data", "traceback", "hang/orphan",
                                    "data lost")
@@ -78,25 +81,12 @@ QUIET = ["--no-progress"]
 
 # ------------------------------------------------------------------ processes
 
-def _proc(pid: int, name: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as fh:
-            return fh.read()
-    except OSError:
-        return b""
-
-
-def _alive(pid: int) -> bool:
-    stat = _proc(pid, "stat")
-    return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-
-
 def tagged(tag: str) -> list[int]:
     """Live processes started for one scenario (they inherit its tag in their environment)."""
     key = f"{TAG_VAR}={tag}".encode()
     found = []
     for p in os.listdir("/proc"):
-        if p.isdigit() and int(p) != os.getpid() and key in _proc(int(p), "environ").split(b"\0") and _alive(int(p)):
+        if p.isdigit() and int(p) != os.getpid() and key in read_proc(int(p), "environ").split(b"\0") and alive(int(p)):
             found.append(int(p))
     return found
 
@@ -106,8 +96,7 @@ def children(pid: int) -> list[int]:
     out = []
     for p in os.listdir("/proc"):
         if p.isdigit():
-            stat = _proc(int(p), "stat")
-            if stat and int(stat.rsplit(b")", 1)[1].split()[1]) == pid:
+            if parent_of(int(p)) == pid:
                 out.append(int(p))
     return out
 
@@ -815,7 +804,7 @@ def kill_scenarios(c: Campaign) -> list[Scenario]:
             if worker:
                 deadline = time.monotonic() + 60
                 while run.proc.poll() is None and time.monotonic() < deadline:
-                    workers = [p for p in children(run.proc.pid) if b"spawn_main" in _proc(p, "cmdline")]
+                    workers = [p for p in children(run.proc.pid) if b"spawn_main" in read_proc(p, "cmdline")]
                     if workers and list(res.rglob("*.journal.jsonl")):
                         os.kill(workers[0], signal.SIGKILL)
                         break
@@ -854,7 +843,7 @@ def _no_survivors(s: Scenario) -> None:
     while (left := tagged(s.env[TAG_VAR])) and time.monotonic() < deadline:
         time.sleep(0.1)
     if left:
-        s.problem(HANG, f"{len(left)} process(es) outlived the command: {[_proc(p, 'cmdline')[:60] for p in left]}")
+        s.problem(HANG, f"{len(left)} process(es) outlived the command: {[read_proc(p, 'cmdline')[:60] for p in left]}")
         for p in left:
             try:
                 os.kill(p, signal.SIGKILL)

@@ -39,6 +39,8 @@ from pathlib import Path
 import pytest
 from ray_cluster_fixtures import DELAY_ENV
 
+from harness.testing.procs import alive, parent_of, read_proc
+
 pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parent
@@ -57,24 +59,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _proc(pid: int, name: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as fh:
-            return fh.read()
-    except OSError:
-        return b""
-
-
-def _parent(pid: int) -> int | None:
-    stat = _proc(pid, "stat")
-    return int(stat.rsplit(b")", 1)[1].split()[1]) if stat else None
-
-
-def _alive(pid: int) -> bool:
-    stat = _proc(pid, "stat")
-    return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] != b"Z"
 
 
 class LocalCluster:
@@ -105,7 +89,7 @@ class LocalCluster:
     def raylet(self, node: str) -> int:
         flag = f"--temp_dir={self.root / node}".encode()
         for pid in _pids():
-            if _proc(pid, "comm").strip() == b"raylet" and flag in _proc(pid, "cmdline").split(b"\0"):
+            if read_proc(pid, "comm").strip() == b"raylet" and flag in read_proc(pid, "cmdline").split(b"\0"):
                 return pid
         raise AssertionError(f"no raylet of the {node} node is running")
 
@@ -115,7 +99,7 @@ class LocalCluster:
         key = str(self.root).encode()
 
         def ours(pid: int) -> bool:
-            if key in _proc(pid, "cmdline") or key in _proc(pid, "environ"):
+            if key in read_proc(pid, "cmdline") or key in read_proc(pid, "environ"):
                 return True
             try:
                 fds = os.listdir(f"/proc/{pid}/fd")
@@ -134,7 +118,7 @@ class LocalCluster:
     def stop(self) -> list[int]:
         """SIGKILL every process of the cluster and wait until they are gone; those still there."""
         deadline = time.monotonic() + 30
-        while (left := [p for p in self.processes() if _alive(p)]) and time.monotonic() < deadline:
+        while (left := [p for p in self.processes() if alive(p)]) and time.monotonic() < deadline:
             for pid in left:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -208,7 +192,7 @@ def _kill_worker_node_mid_run(cluster: LocalCluster, runs: Path, study: subproce
             seed = int(lock.name.removeprefix(".seed=").removesuffix(".lock"))
             pid = _holder(lock)
             journal = runs / f"seed={seed}.journal.jsonl"
-            if (pid and _parent(pid) == raylet and not (runs / f"seed={seed}.run.json").exists()
+            if (pid and parent_of(pid) == raylet and not (runs / f"seed={seed}.run.json").exists()
                     and journal.exists() and journal.read_bytes().count(b"\n") >= KILL_AFTER):
                 os.kill(raylet, signal.SIGKILL)
                 return seed, pid
@@ -246,9 +230,9 @@ def test_worker_node_killed_mid_study(cluster, nb201_data_dir):
 
     assert rc == 0, f"the study did not survive the lost node:\n{(root / 'ray.log').read_text()[-3000:]}"
     deadline = time.monotonic() + 10
-    while _alive(victim) and time.monotonic() < deadline:
+    while alive(victim) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(victim), "the killed node's worker outlived its raylet and may still write into --out"
+    assert not alive(victim), "the killed node's worker outlived its raylet and may still write into --out"
     assert _holder(runs / f".seed={seed}.lock") not in (None, victim), "the killed run was not finished elsewhere"
     manifest = json.loads((runs / f"seed={seed}.run.json").read_text())
     assert 0 < manifest["resumed_batches"] < BUDGET, "the retried run did not continue from the killed run's journal"
