@@ -88,7 +88,8 @@ def test_digits_rewards_are_deterministic_cached_and_distinct(tmp_path):
     assert (fresh[0].val_acc, fresh[0].test_acc) == (first[0].val_acc, first[0].test_acc)
     # the same data dir later: answered from the cache, free
     again = T.make_trained_evaluator("digits", tmp_path / "a", SPACE, CPU).evaluate(archs, EPOCHS, [-1] * 4)
-    assert [(r.val_acc, r.cost_s, dict(r.extra)["cached"]) for r in again] == [(r.val_acc, 0.0, 1.0) for r in first]
+    # a cached answer costs what its training cost, so a warm cache changes no trajectory
+    assert [(r.val_acc, r.cost_s, dict(r.extra)["cached"]) for r in again] == [(r.val_acc, r.cost_s, 1.0) for r in first]
 
 
 def test_repeats_train_distinct_seeds_and_the_mean_is_bench_seed_minus_one(tmp_path):

@@ -6,8 +6,10 @@ returns a zero-argument, picklable callable building the ``torch.nn.Module`` (e.
 
 Same architecture, same reward, whichever strategy asks: the training seed derives only from
 (canonical id, benchmark repeat), never from the run, and answers are kept in an
-``EvalCache`` keyed by (space, canonical id, evaluator config hash, seed). Cached answers are free
-(``cost_s`` 0, ``extra`` cached=1); a fresh answer costs its measured training seconds.
+``EvalCache`` keyed by (space, canonical id, evaluator config hash, seed). An answer costs the
+training seconds measured when it was trained, whether it is fresh or read from the cache (``extra``
+cached=1): a search's cost, its time axis and a ``--time-budget`` must not depend on which strategy
+happened to train an architecture first, nor a rerun's trajectory on a warm cache.
 Repeats: ``bench_seed`` -1 (the runner's "mean over repeats") is repeat 0 when ``repeats`` is 1;
 with more repeats it trains every repeat and averages them.
 """
@@ -200,7 +202,7 @@ class TrainedOracle(Evaluator):
             failed = [r for r in recs if "error" in r]
             if failed:
                 results.append(Result(math.nan, status="failed", error=failed[0]["error"],
-                                      cost_s=float(sum(r["train_s"] for r in recs if not r["cached"]))))
+                                      cost_s=float(sum(r["train_s"] for r in recs))))
                 continue
             for (aid, _, seed), rec in zip(runs, recs):
                 self._memo[(aid, seed, chash)] = {k: v for k, v in rec.items() if k != "cached"}
@@ -220,7 +222,7 @@ def _result(recs: list[dict[str, Any]], bench_seed: int) -> Result:
     return Result(
         val_acc=sum(r["val_acc"] for r in recs) / len(recs),
         test_acc=sum(tests) / len(tests) if tests else math.nan,
-        cost_s=float(sum(r["train_s"] for r in fresh)),
+        cost_s=float(sum(r["train_s"] for r in recs)),
         bench_seed=bench_seed,
         extra=(
             ("params", float(recs[0]["params"])),
