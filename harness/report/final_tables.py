@@ -80,11 +80,14 @@ def table1(final: pd.DataFrame, searched: set[str], search_cost_h: dict[str, lis
         _cell(cells, label, cols[2], _per_sample(g, "final", "test_acc"))
         _cell(cells, label, cols[3], search_cost_h.get(strategy, []))
     _missing_rows(cells, searched, final)
+    no_search = sorted(set(final["strategy"]) - set(final.loc[final["stage"] == "search", "strategy"])) if len(final) else []
+    why = (f" Low Data (Search) n/a for {', '.join(no_search)}: the search's evaluator cannot score new samples after the "
+           f"search (a weight-sharing supernet whose final weights are not kept)." if no_search else "")
     return ResultTable("final_table1", "Table 1: samples after the search, low-data reward vs. full-data re-training",
                        caption + " Avg ± std over every sample of every seed; final = mean over its repeats; -TopK = "
                        "the best architectures found during the search, -BEST = samples of the best ER/WS setting; "
                        "search cost = simulated (table) or measured (trained) training hours of the search, "
-                       "± over seeds.", _frame(cells), cols)
+                       "± over seeds." + why, _frame(cells), cols)
 
 
 def table2(final: pd.DataFrame, searched: set[str], caption: str) -> ResultTable:
