@@ -3,9 +3,9 @@
     python benchmarks/bench_final.py --out /tmp/acc201 [--seeds 10] [--budget 150] [--samples 10]
 
 Runs (or reuses) the NB201 default strategies plus rnn x seeds x budget, then times
-``python -m harness final --no-exact`` (the proposals and their 200-epoch validation/test) and
-``python -m harness final`` again (only the exact distributions are new: the final phases are
-complete and skipped), and prints the proposals' mean ± std per strategy and the exact table.
+``python -m harness final --force`` (every run's proposals with their 200-epoch validation/test,
+and the exact distributions of the learned generators) and the same command again without
+``--force`` (nothing to do), and prints the proposals' mean ± std per strategy and the exact table.
 Needs the NB201 table (`python -m harness data import nb201 --embedded`).
 """
 from __future__ import annotations
@@ -40,10 +40,10 @@ def main() -> None:
     search_s = _harness("run", "--space", "nb201", "--dataset", "cifar10-valid", "--strategies", STRATEGIES,
                         "--seeds", str(a.seeds), "--budget", str(a.budget), "--out", a.out, "--no-progress",
                         "--workers", str(a.workers))
-    final_s = _harness("final", "--results", a.out, "--samples", str(a.samples), "--no-exact")
-    exact_s = _harness("final", "--results", a.out, "--samples", str(a.samples))
-    again_s = _harness("final", "--results", a.out, "--samples", str(a.samples))
-    print(f"search {search_s:.0f} s; final (proposals) {final_s:.1f} s; exact distributions {exact_s:.1f} s; "
+    final_s = _harness("final", "--results", a.out, "--samples", str(a.samples), "--workers", str(a.workers),
+                       "--force")
+    again_s = _harness("final", "--results", a.out, "--samples", str(a.samples), "--workers", str(a.workers))
+    print(f"search {search_s:.0f} s; final (proposals and exact distributions, {a.workers} workers) {final_s:.1f} s; "
           f"same command again {again_s:.1f} s")
     print(f"\n| strategy | proposals | 200-epoch val | 200-epoch test |\n|---|---|---|---|")
     root = Path(a.out) / "nb201" / "cifar10-valid"
