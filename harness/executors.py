@@ -135,14 +135,17 @@ def run_process(study, workers: int, on_progress, finish) -> None:
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Shut the pool down first, so a worker whose run has stopped at its batch boundary exits
+    at once (it would otherwise wait for a next task until the grace ran out), then wait up to
+    ``GRACE_S`` and kill what is left."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     deadline = time.monotonic() + GRACE_S
+    pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         p.join(timeout=max(0.0, deadline - time.monotonic()))
     for p in processes:
         if p.is_alive():
             p.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
 
 
 LOCK_WAIT_S = 30.0
