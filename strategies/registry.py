@@ -56,7 +56,7 @@ STRATEGIES = LazyRegistry(
                                        "refit on the top-K after every step", "~2 min",
                                        "DSL-Lab/GraphPNAS model/generators/lstm.py", opt_in=True),
         "graphpnas": StrategyEntry("strategies.graphpnas.loop:GraphPNAS", "GraphPNAS: GNN graph generator "
-                                   "trained by REINFORCE (the paper)", "27 s", "GraphPNAS §3, App. B-E"),
+                                   "trained by REINFORCE (the paper)", "29 s", "GraphPNAS §3, App. B-E"),
         "graphpnas_code": StrategyEntry("strategies.graphpnas.loop:GraphPNASCode", "GraphPNAS as the authors' code "
                                         "runs it (re-initialised and refit after every query)", "~3 min",
                                         "DSL-Lab/GraphPNAS", opt_in=True),
