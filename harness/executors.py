@@ -62,11 +62,17 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def _worker_init(parent_pid: int, progress_queue, stop_event) -> None:
-    global _PROGRESS, _STOP
+def init_worker_process(parent_pid: int) -> None:
+    """What every pool worker of the harness does first: one thread, Ctrl-C left to the main
+    process (which stops the pool), death with its parent."""
     _single_thread_worker()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     die_with_parent(parent_pid)
+
+
+def _worker_init(parent_pid: int, progress_queue, stop_event) -> None:
+    global _PROGRESS, _STOP
+    init_worker_process(parent_pid)
     _PROGRESS, _STOP = progress_queue, stop_event
 
 

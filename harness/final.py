@@ -50,8 +50,7 @@ top: the best architectures observed during the search (``top_k_for`` strategies
 STAGES = ("search", "screen", "final")
 
 
-def _column(arrow_type: pa.DataType, doc: str = ""):
-    return field(metadata={"arrow": arrow_type, "doc": doc})
+_column = storage._column  # a column: its arrow type and doc, as the trajectory schema's
 
 
 @dataclass(frozen=True)

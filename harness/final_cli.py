@@ -60,16 +60,6 @@ def _final_of_run(paths, protocol, data_dir, options, force: bool, exact: bool):
     return outcome, summary
 
 
-def _worker_init(parent_pid: int) -> None:
-    import signal  # noqa: PLC0415
-
-    from harness.executors import _single_thread_worker, die_with_parent  # noqa: PLC0415
-
-    _single_thread_worker()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's: it stops the pool
-    die_with_parent(parent_pid)
-
-
 def _run_all(jobs: list[tuple], workers: int) -> list[tuple]:
     """``_final_of_run`` of every job, in job order; a spawn pool of ``workers`` processes when
     there are several jobs (as ``run``'s process executor: torch does not survive a fork)."""
@@ -78,11 +68,13 @@ def _run_all(jobs: list[tuple], workers: int) -> list[tuple]:
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
     from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
 
+    from harness.executors import init_worker_process  # noqa: PLC0415
+
     workers = min(workers, len(jobs))
     _EVALUATORS.clear()  # one command's evaluators: the next command opens its tables afresh
     if workers < 2:
         return [_final_of_run(*job) for job in jobs]
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=init_worker_process,
                                initargs=(os.getpid(),))
     try:
         futures = [pool.submit(_final_of_run, *job) for job in jobs]
