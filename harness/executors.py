@@ -112,7 +112,7 @@ def run_process(study, workers: int, on_progress, finish) -> None:
     pump_thread.start()
     pool = ProcessPoolExecutor(max_workers=min(workers, len(study.runs)), mp_context=ctx, initializer=_worker_init,
                                initargs=(os.getpid(), progress_queue, stop_event))
-    futures = {pool.submit(_run_in_worker, study, cfg): cfg for cfg in study.runs}
+    futures = {pool.submit(_run_in_worker, study, cfg): cfg for cfg in study.longest_first()}
     try:
         pending = set(futures)
         while pending:
@@ -191,7 +191,7 @@ def run_ray(study, workers: int, address: str | None, on_progress, finish) -> No
     pending: dict = {}
     try:
         remote = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(_execute_remote)
-        pending = {remote.remote(study, cfg): cfg for cfg in study.runs}
+        pending = {remote.remote(study, cfg): cfg for cfg in study.longest_first()}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

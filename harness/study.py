@@ -7,6 +7,7 @@ seeds come only from its key and each run writes only its own files.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -193,6 +194,19 @@ class Study:
                 STRATEGIES.register(name, target)
         return runner.execute(cfg, self.out, self.data_dir, force=self.force, progress=progress, options=self.options,
                               strategy_timeout_s=self.strategy_timeout_s, stop=stop, refuse_conflicts=True)
+
+    def longest_first(self) -> list[RunConfig]:
+        """The runs in the order a pool should start them: the strategies' registered cost per run
+        (``strategies.registry``) highest first, so the last runs to finish are short ones and no
+        worker idles while another finishes a long run (unregistered costs count as the longest).
+        Results do not depend on this order; tables and summaries keep ``runs``' order."""
+        from strategies.registry import describe  # noqa: PLC0415
+
+        def cost(cfg: RunConfig) -> float:
+            entry = describe(cfg.strategy)
+            return math.inf if entry is None else entry.cost_s
+
+        return sorted(self.runs, key=cost, reverse=True)
 
     def refuse_overwrites(self) -> None:
         """A one-line refusal, before anything runs, when ``out`` holds a *different* complete run

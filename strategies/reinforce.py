@@ -14,6 +14,7 @@ import torch
 from harness import seeding
 from harness.contracts import LabelledDAG, Observation, Proposal, RunContext, SearchSpace
 from harness.errors import HarnessError
+from strategies.adam import Adam
 from strategies.base import Strategy
 from strategies.dag_decisions import DagDecisions
 
@@ -70,7 +71,7 @@ class Reinforce(Strategy):
         self.allowed = torch.from_numpy(np.arange(int(k.max()))[None, :] < k[:, None])
         self.logits = torch.nn.Parameter(self.init_std * torch.randn(len(k), int(k.max()), generator=self.gen,
                                                                      dtype=torch.float64))
-        self.optimizer = torch.optim.Adam([self.logits], lr=self.lr)
+        self.optimizer = Adam([self.logits], lr=self.lr)  # torch.optim.Adam's update (strategies.adam)
         self.ema_num = 0.0
         self.ema_den = 0.0
         self.n_rejected = 0

@@ -39,6 +39,7 @@ from harness.contracts import (
     RunContext,
     SearchSpace,
 )
+from strategies.adam import Adam
 from strategies.base import Strategy, serve
 
 EDGE_MODES = ("attention", "logit")
@@ -353,7 +354,7 @@ class RNN(Strategy):
                                          self.tanh_constant, self.op_tanh_reduce, self.temperature,
                                          "attention", per_node_heads=False)
         self.controller.reset_parameters(self.gen, "uniform")
-        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr, betas=(0.0, 0.999))
+        self.optimizer = Adam(self.controller.parameters(), lr=self.lr, betas=(0.0, 0.999))  # strategies.adam
         self.baseline = 0.0
         self.steps = 0
         self._pending: list[tuple[str, LabelledDAG]] = []
@@ -536,7 +537,7 @@ class RNNGraphPNAS(Strategy):
         gen = self.gen if gen is None else gen
         controller = self._controller()
         controller.reset_parameters(gen, "torch")
-        optimizer = torch.optim.Adam(controller.parameters(), lr=self.lr)
+        optimizer = Adam(controller.parameters(), lr=self.lr)
         X, A = dag_tensors(dags)
         for _ in range(self.epochs):
             order = torch.randperm(len(dags), generator=gen)

@@ -122,3 +122,18 @@ def test_python_dash_m_entry_point(tmp_path):
     debug = subprocess.run([sys.executable, "-m", "harness", "--debug", "run", "--space", "nb101"],
                            capture_output=True, text=True, env=env, cwd=str(tmp_path))
     assert "Traceback" in debug.stderr
+
+
+def test_background_imports_leave_a_failure_to_the_real_import():
+    """``run`` imports the summary's and report's modules in a thread while its workers run; a module
+    that fails to import there fails again, with its own error, where it is used."""
+    import importlib
+    import sys
+
+    from harness.cli import _import_in_background
+
+    sys.modules.pop("colorsys", None)
+    _import_in_background(["no_such_module_for_this_test", "colorsys"]).join(timeout=30)
+    assert "colorsys" in sys.modules
+    with pytest.raises(ModuleNotFoundError, match="no_such_module_for_this_test"):
+        importlib.import_module("no_such_module_for_this_test")

@@ -36,3 +36,19 @@ def test_executor_flags(capsys, nb201_data_dir, tmp_path):
     assert "--executor serial runs one run at a time" in capsys.readouterr().err
     assert main(base + ["--executor", "spark"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_pools_start_the_costliest_runs_first(tmp_path, monkeypatch):
+    """Longest-first submission (a worker never idles at the end while another finishes a GraphPNAS
+    run): registered cost, highest first; a strategy without a registered cost (a user's, registered
+    at run time) counts as the longest; ties keep the study's order, which tables keep anyway."""
+    from strategies.registry import STRATEGIES, describe
+
+    monkeypatch.setitem(STRATEGIES._entries, "my_unpriced", "strategies.random_search:RandomSearch")
+    template = RunConfig(space="nb201", dataset="cifar10-valid", strategy="random", seed=0, budget=5)
+    study = Study.build(template, ["random", "graphpnas", "my_unpriced", "reinforce"], range(2), tmp_path)
+    order = [(c.strategy, c.seed) for c in study.longest_first()]
+    assert order == [("my_unpriced", 0), ("my_unpriced", 1), ("graphpnas", 0), ("graphpnas", 1),
+                     ("reinforce", 0), ("reinforce", 1), ("random", 0), ("random", 1)]
+    assert describe("graphpnas").cost_s > describe("reinforce").cost_s > describe("random").cost_s
+    assert [c.strategy for c in study.runs][:2] == ["random", "random"]  # the study's own order is kept

@@ -175,8 +175,10 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
             (f"curves_{dataset}", curves.__name__, "plot_curves", (d_inc, title, fig_dir, f"curves_{dataset}", optimum)),
             (f"ranks_{dataset}", curves.__name__, "plot_ranks", (d_inc, "inc_report_val", fig_dir, f"ranks_{dataset}", title)),
             (f"fig3_{dataset}", figures.__name__, "fig3", (d_rows, space, title, fig_dir, f"fig3_{dataset}")),
+        ] + [  # one job per strategy (one figure each): the longest drawing, split across the workers
             (f"top_archs_{dataset}", figures.__name__, "draw_top_architectures",
-             (d_rows, space, fig_dir, f"top_archs_{dataset}")),
+             (d_rows[d_rows["strategy"] == strategy], space, fig_dir, f"top_archs_{dataset}"))
+            for strategy in sorted(d_rows["strategy"].unique())
         ]
     for (name, *_), (paths, why_not) in zip(jobs, _draw_all(jobs, workers)):
         figs += paths
