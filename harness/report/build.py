@@ -107,18 +107,14 @@ def _draw_all(jobs: list[FigureJob], workers: int) -> list[tuple[list[Path], str
         return [_draw(job) for job in jobs]
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_ignore_ctrl_c)
+    from harness.executors import init_worker_process  # noqa: PLC0415 - Ctrl-C left to us, death with us
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                               initializer=init_worker_process, initargs=(os.getpid(),))
     try:
         return list(pool.map(_draw, jobs))
     finally:  # on Ctrl-C: no new figure starts, and the staged folder is removed only after the workers stop
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _ignore_ctrl_c() -> None:
-    """Figure workers leave Ctrl-C to the main process, which stops them (no traceback per worker)."""
-    import signal  # noqa: PLC0415
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, out: Path,
