@@ -165,11 +165,9 @@ def cmd_run(args, console: Console) -> int:
         raise HarnessError("--ray-address needs --executor ray")
     if args.executor == "serial" and args.workers not in (None, 1):
         raise HarnessError("--executor serial runs one run at a time; drop --workers or use --executor process")
-    pooled = args.executor == "ray" or (args.executor == "process" and (args.workers or default_workers()) > 1
-                                         and len(study.runs) > 1)
     # what runs after the last run, imported while worker processes run (the main process idles then)
     warm = _import_in_background(["harness.summary", "scipy.stats"] + (["harness.report.build"] if args.report else [])) \
-        if pooled else None
+        if study.runs_in_pool(args.executor, args.workers or default_workers()) else None
     outcomes = run_study(study, workers=args.workers, console=console, show_progress=not args.no_progress,
                          executor=args.executor, ray_address=args.ray_address)
     if warm is not None:

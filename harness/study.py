@@ -195,6 +195,11 @@ class Study:
         return runner.execute(cfg, self.out, self.data_dir, force=self.force, progress=progress, options=self.options,
                               strategy_timeout_s=self.strategy_timeout_s, stop=stop, refuse_conflicts=True)
 
+    def runs_in_pool(self, executor: str, workers: int) -> bool:
+        """Whether ``run_study`` hands the runs to worker processes (Ray, or a pool of two or more),
+        leaving this process idle until they finish."""
+        return executor == "ray" or (executor == "process" and workers > 1 and len(self.runs) > 1)
+
     def longest_first(self) -> list[RunConfig]:
         """The runs in the order a pool should start them: the strategies' registered cost per run
         (``strategies.registry``) highest first, so the last runs to finish are short ones and no
@@ -279,7 +284,7 @@ def run_study(study: Study, workers: int | None = None, console: Console | None 
             from harness.executors import run_ray
 
             run_ray(study, workers, ray_address, on_progress, finish)
-        elif executor == "serial" or workers == 1 or len(study.runs) == 1:
+        elif not study.runs_in_pool(executor, workers):
             for cfg in study.runs:
                 key = (cfg.strategy, cfg.seed)
                 finish(study.execute_run(cfg, progress=lambda d, t, key=key: on_progress(key, d, t)))
