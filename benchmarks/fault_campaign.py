@@ -1,8 +1,10 @@
 """Fault campaign (issue #13, acceptance): several hundred hostile scenarios, each through the CLI in
 a subprocess with a timeout, each outcome put into the classes the issue counts.
 
-    python benchmarks/fault_campaign.py            # the full campaign (>= 200 scenarios, < 10 min on 2 cores)
-    python benchmarks/fault_campaign.py --quick    # one of every family (< 60 s)
+    python benchmarks/fault_campaign.py            # the full campaign (>= 400 scenarios)
+    python benchmarks/fault_campaign.py --quick    # one of every family
+    python benchmarks/fault_campaign.py --list     # scenarios per family, nothing run
+    python benchmarks/fault_campaign.py --only final,names --jobs 1   # some families
 
 Families: hostile or corrupt data files for every importer (pickles whose unpickling would
 ``touch`` a marker file, impossible values, truncation, garbage, names that lie about the content),
@@ -11,6 +13,14 @@ JSON shape, ``kill -9`` / SIGINT / SIGTERM of the main process and of a pool wor
 points (then the same command again, compared byte for byte with an uninterrupted run), two writers
 into one ``--out``, strategies that hang, exit or propose objects, bad arguments, impossible paths
 (``/proc``, the read-only ``/sys``, files where folders go), and ``report`` on corrupt results.
+Issue #24 (item 9) adds: ``final`` on edited / copied / forged run files and on plugin strategies
+whose ``recommend`` raises, returns None or sleeps (``final``); ``report`` on damaged final-phase
+files (``report-final``); strategy names that are paths (``names``); ``os._exit(0)`` inside a
+strategy (``exit``); FIFOs and /dev/zero as data files, a local HTTP server that streams forever,
+stalls or trickles, 100,000-deep JSON, absurd timeouts (``special``). Checksum-fixed edits also
+recompute the manifest's seal (``_resealed``): the seal is no secret. Commands reading forged or
+unbounded sources run under a heap limit (RLIMIT_DATA), so a failure is a MemoryError, not a
+machine out of memory.
 
 Classes (a scenario can fall in several; "clean" when none):
 - silent wrong result: exit 0, but the results differ from the reference bytes of an uninterrupted
@@ -69,7 +79,86 @@ CLASSES = (SILENT, CODE, TRACE, HANG, LOST)
 TAG_VAR = "FAULT_CAMPAIGN_TAG"
 
 STRATEGY_PLUGINS = {"slow": "trust_fixtures:Slow", "hangs": "trust_fixtures:Hangs", "exits": "trust_fixtures:Exits",
-                    "objects": "trust_fixtures:ProposesObjects", "slow_rea": "ray_cluster_fixtures:SlowEvolution"}
+                    "objects": "trust_fixtures:ProposesObjects", "slow_rea": "ray_cluster_fixtures:SlowEvolution",
+                    **{k: f"fault_campaign_strategies:{v}" for k, v in (
+                        ("learner", "Learner"), ("rec_raises", "RecommendRaises"), ("rec_none", "RecommendNone"),
+                        ("rec_sleeps", "RecommendSleeps"), ("rec_exits", "RecommendExits"), ("exit_ask", "ExitInAsk"),
+                        ("exit_setup", "ExitInSetup"),
+                        ("exit_tell", "ExitInTell"), ("exit_state", "ExitInStateDict"))}}
+
+PLUGIN_MODULE = '''"""Strategies of the fault campaign (written into its plugin folder, declared by entry point)."""
+import os
+import time
+
+from strategies.random_search import RandomSearch
+
+
+class Learner(RandomSearch):
+    """A strategy with a model: ``recommend`` samples what its stored state holds."""
+
+    def setup(self, space, seed, context=None):
+        super().setup(space, seed, context)
+        self.proposed_ = []
+
+    def ask(self, n):
+        archs = super().ask(n)
+        self.proposed_ += [self.space.to_str(a) for a in archs]
+        return archs
+
+    def state_dict(self):
+        return {**super().state_dict(), "proposed": list(self.proposed_)}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.proposed_ = list(state["proposed"])
+
+    def recommend(self, n, rng, history):
+        return [self.space.from_str(t) for t in self.proposed_[::-1][:n]]
+
+
+class RecommendRaises(Learner):
+    def recommend(self, n, rng, history):
+        raise RuntimeError("recommend failed on purpose")
+
+
+class RecommendNone(Learner):
+    def recommend(self, n, rng, history):
+        return None
+
+
+class RecommendSleeps(Learner):
+    def recommend(self, n, rng, history):
+        time.sleep(3600)
+
+
+class RecommendExits(Learner):
+    def recommend(self, n, rng, history):
+        os._exit(0)
+
+
+class ExitInAsk(RandomSearch):
+    def ask(self, n):
+        os._exit(0)
+
+
+class ExitInSetup(RandomSearch):
+    def setup(self, space, seed, context=None):
+        os._exit(0)
+
+
+class ExitInTell(RandomSearch):
+    def tell(self, observations):
+        os._exit(0)
+
+
+class ExitInStateDict(RandomSearch):
+    def state_dict(self):
+        os._exit(0)
+'''
+STUDY_F = ["--space", "nb201", "--strategies", "random,rea,learner,rec_raises,rec_none,rec_sleeps,rec_exits",
+           "--seeds", "3",
+           "--budget", "40"]
+FINAL_DONE = "random,rea,learner"  # the strategies whose final phase the reference study ran
 
 # The studies the scenarios replay (their reference bytes come from one uninterrupted serial run each).
 STUDY_A = ["--space", "nb201", "--strategies", "random,rea", "--seeds", "2", "--budget", "40"]
@@ -114,16 +203,20 @@ class Done:
 class Running:
     """One CLI command started in the background (for kills and concurrent writers)."""
 
-    def __init__(self, scen: Scenario, args: list[str], timeout: float):
+    def __init__(self, scen: Scenario, args: list[str], timeout: float, limit_mb: int | None = None,
+                 prog: list[str] | None = None):
+        """``prog``: a driver script run instead of ``python -m harness`` (it calls ``harness.cli.main``)."""
         self.scen, self.args, self.timeout = scen, args, timeout
         scen.n_cmd += 1
         self.log = scen.dir / f"cmd{scen.n_cmd}"
-        self.argv = [sys.executable, "-m", "harness", *args]
-        scen.commands.append(shlex.join(["python", "-m", "harness", *args]))
+        prog = prog or ["-m", "harness"]
+        self.argv = [sys.executable, *prog, *args]
+        scen.commands.append(shlex.join(["python", *prog, *args]))
         self.started = time.monotonic()
         with open(f"{self.log}.out", "wb") as out, open(f"{self.log}.err", "wb") as err:
             self.proc = subprocess.Popen(self.argv, cwd=scen.dir, env=scen.env, stdout=out, stderr=err,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         preexec_fn=None if limit_mb is None else _memory_limit(limit_mb))
 
     def signal(self, sig: int) -> None:
         try:
@@ -148,6 +241,16 @@ class Running:
         if "Traceback" in done.stdout or "Traceback" in done.stderr:
             self.scen.problem(TRACE, _tail(done.stderr or done.stdout))
         return done
+
+
+def _memory_limit(mb: int) -> Callable[[], None]:
+    """Cap the command's heap (RLIMIT_DATA): a reader that would fill memory from an unbounded or
+    forged source fails (MemoryError) instead of taking the machine the campaign shares."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (mb << 20, mb << 20))
+    return limit
 
 
 def _tail(text: str, n: int = 3) -> str:
@@ -179,11 +282,19 @@ class Scenario:
     def problem(self, cls: str, why: str) -> None:
         self.problems.append((cls, why))
 
-    def start(self, *args: str, timeout: float = 90.0) -> Running:
-        return Running(self, [str(a) for a in args], timeout)
+    def start(self, *args: str, timeout: float = 90.0, limit_mb: int | None = None,
+              prog: list[str] | None = None) -> Running:
+        return Running(self, [str(a) for a in args], timeout, limit_mb, prog)
 
-    def cli(self, *args: str, timeout: float = 90.0) -> Done:
-        return self.start(*args, timeout=timeout).wait()
+    def cli(self, *args: str, timeout: float = 90.0, limit_mb: int | None = None,
+            prog: list[str] | None = None) -> Done:
+        return self.start(*args, timeout=timeout, limit_mb=limit_mb, prog=prog).wait()
+
+    def one_line(self, done: Done, what: str) -> None:
+        """A refusal must say why (a line on stderr); exit 0 means ``what`` was accepted."""
+        self.refused(done, what)
+        if done.rc not in (0, None) and not done.stderr.strip() and "Traceback" not in done.stdout:
+            self.problem(SILENT, f"refused {what} without a word (exit {done.rc}, empty stderr)")
 
     def refused(self, done: Done, what: str) -> None:
         """``done`` must be a refusal: exit 0 means the bad input was accepted."""
@@ -269,6 +380,7 @@ class Campaign:
         (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fault-campaign-plugins\nVersion: 0\n")
         (dist / "entry_points.txt").write_text(
             "[nas_harness.strategies]\n" + "".join(f"{k} = {v}\n" for k, v in STRATEGY_PLUGINS.items()))
+        (self.plugins / "fault_campaign_strategies.py").write_text(PLUGIN_MODULE)
         boot = Scenario("setup", "setup", lambda s: None)
         boot.dir, boot.env = self.root, self.env("setup")
         done = boot.cli("data", "import", "nb201", "--embedded", "--data-dir", self.data)
@@ -279,6 +391,7 @@ class Campaign:
             futs = {k: pool.submit(boot.cli, "run", *study, "--executor", "serial", "--out", self.root / f"ref-{k}",
                                    "--data-dir", self.data, *QUIET, timeout=300) for k, study in jobs.items()}
             futs["j-slow"] = pool.submit(self.interrupted, "slow")
+            futs["F"] = pool.submit(self.with_final, boot)
             if not self.quick:
                 futs["j-slow_rea"] = pool.submit(self.interrupted, "slow_rea")
         for k, f in futs.items():
@@ -289,6 +402,15 @@ class Campaign:
             self.refs[k] = results(self.root / f"ref-{k}")
         if boot.problems:
             raise SystemExit(f"setup failed: {boot.problems}")
+
+    def with_final(self, boot: Scenario) -> Done:
+        """``ref-F``: a 3-seed study (``STUDY_F``) and the final phase of ``FINAL_DONE``."""
+        out = self.root / "ref-F"
+        done = boot.cli("run", *STUDY_F, "--executor", "serial", "--out", out, "--data-dir", self.data, *QUIET,
+                        timeout=300)
+        if done.rc != 0:
+            return done
+        return boot.cli("final", "--results", out, "--strategies", FINAL_DONE, "--data-dir", self.data, timeout=300)
 
     def interrupted(self, strategy: str) -> Path:
         """A results folder holding one run of ``strategy`` killed mid-way (its journal, no manifest)."""
@@ -662,7 +784,7 @@ def results_scenarios(c: Campaign) -> list[Scenario]:
         cut = int(rng.integers(1, 400))
         journal_case(strategy, f"journal cut at byte {cut}", lambda ls, n=cut: [b"".join(ls)[:n]])
 
-    ref_a = c.refs["A"]
+    ref_a = c.refs.get("A")
     run_a = ["run", *STUDY_A, "--executor", "serial", *QUIET]
     victim = "nb201/cifar10-valid/rea/seed=1"
 
@@ -722,7 +844,7 @@ def results_scenarios(c: Campaign) -> list[Scenario]:
             res = s.dir / "out"
             shutil.copytree(c.root / "ref-A", res)
             for p in res.rglob("seed=*.parquet"):
-                if p.name.endswith(".timing.parquet"):
+                if "." in p.name.removesuffix(".parquet"):  # seed=K.<kind>.parquet: timing, dynamics...
                     continue
                 t = pq.read_table(p)
                 for col in t.column_names:
@@ -734,7 +856,7 @@ def results_scenarios(c: Campaign) -> list[Scenario]:
                 m = p.parent / p.name.replace(".parquet", ".run.json")
                 man = json.loads(m.read_text())
                 man["trajectory_sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
-                m.write_text(json.dumps(man))
+                m.write_text(json.dumps(_resealed(man)))
             s.cli("report", "--results", res, "--out", s.dir / "report")
         out.append(Scenario("report", name, body, quick=quick))
 
@@ -1081,10 +1203,773 @@ def path_scenarios(c: Campaign) -> list[Scenario]:
     return out
 
 
+# ------------------------------------------------------------------ the final phase's inputs attacked
+
+RUNS_F = ("nb201", "cifar10-valid")
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    """Every run and final-phase file under ``out`` (not locks, journals or temporary files)."""
+    if not out.is_dir():
+        return {}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("seed=*"))
+            if p.is_file() and not p.is_symlink() and "journal" not in p.name and not p.name.endswith(".tmp")}
+
+
+SEAL = "manifest_sha256"
+
+
+def _resealed(m):
+    """``m`` with its seal recomputed (``harness.storage``: sha256 of the canonical JSON without the
+    seal) -- the seal is no secret, so a forger can do the same."""
+    if isinstance(m, dict) and SEAL in m:
+        body = {k: v for k, v in m.items() if k != SEAL}
+        m = dict(body, **{SEAL: hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+                          .hexdigest()})
+    return m
+
+
+def _fix_sha(stem: Path, suffix: str, key: str) -> None:
+    """Recompute the manifest checksum ``key`` of ``<stem><suffix>`` and the manifest's seal (an
+    edit only a reader of the values can catch)."""
+    man = stem.parent / (stem.name + (".final.json" if suffix.startswith(".final") else ".run.json"))
+    m = json.loads(man.read_text())
+    m[key] = hashlib.sha256((stem.parent / (stem.name + suffix)).read_bytes()).hexdigest()
+    man.write_text(json.dumps(_resealed(m), indent=2))
+
+
+def _edit_parquet(path: Path, col: str, value: float, row: int = 0, shift: bool = False) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path)
+    arr = t.column(col).to_numpy(zero_copy_only=False).astype(np.float64)
+    arr[row] = arr[row] + value if shift else value
+    t = t.set_column(t.schema.get_field_index(col), t.schema.field(col), pa.array(arr, type=t.schema.field(col).type))
+    pq.write_table(t, path)
+
+
+def _deep_json(depth: int, kind: str = "list") -> str:
+    return ('{"a":' * depth + "1" + "}" * depth) if kind == "dict" else "[" * depth + "1" + "]" * depth
+
+
+def _state_npz(tree: str, arrays: dict | None = None) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, __tree__=np.frombuffer(tree.encode(), dtype=np.uint8), **(arrays or {}))
+    return buf.getvalue()
+
+
+_BOMB: dict[str, bytes] = {}
+
+
+def _bomb_npz(gib: int = 4) -> bytes:
+    """A state file of a few MB whose ``__tree__`` entry inflates to ``gib`` GiB (a deflate bomb)."""
+    if gib not in _BOMB:
+        import zlib
+
+        hdr = io.BytesIO()
+        np.lib.format.write_array_header_1_0(hdr, {"descr": "|u1", "fortran_order": False, "shape": (gib << 30,)})
+        comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+        zero = bytes(1 << 24)
+        body = [comp.compress(hdr.getvalue())] + [comp.compress(zero) for _ in range(gib << 6)] + [comp.flush()]
+        data = b"".join(body)
+        size, crc = len(hdr.getvalue()) + (gib << 30), 0
+        crc = zlib.crc32(hdr.getvalue())
+        for _ in range(gib << 6):
+            crc = zlib.crc32(zero, crc)
+        name = b"__tree__.npy"
+        import struct
+
+        # ZIP64: the inflated size exceeds 4 GiB
+        extra = struct.pack("<HHQQ", 1, 16, size, len(data))
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 8, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(name),
+                            len(extra)) + name + extra
+        cextra = struct.pack("<HHQQQ", 1, 24, size, len(data), 0)
+        central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 8, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                              len(name), len(cextra), 0, 0, 0, 0, 0xFFFFFFFF) + name + cextra
+        cd_off = len(local) + len(data)
+        z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, 1, 1, len(central), cd_off)
+        loc64 = struct.pack("<IIQI", 0x07064B50, 0, cd_off + len(central), 1)
+        end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), 0xFFFFFFFF, 0)
+        _BOMB[gib] = local + data + central + z64 + loc64 + end
+    return _BOMB[gib]
+
+
+def final_scenarios(c: Campaign) -> list[Scenario]:
+    """After ``run`` + ``final`` (``ref-F``), the files ``final`` reads are edited, copied where they
+    do not belong or forged, and plugin strategies' ``recommend`` raises, returns None or sleeps:
+    ``final`` must refuse in one line (exit != 0, no traceback, no hang) and keep every file that
+    was already written. The victim's own final files are deleted first (its final phase is still to
+    do), so a finished final phase cannot hide the edit; ``--force`` variants redo every run."""
+    out: list[Scenario] = []
+
+    def add(name: str, tamper: Callable[[Path, Scenario], None], victim: str = "rea", seed: int = 0,
+            force: bool = False, extra: tuple = (), says: str | None = None, never: str | None = None,
+            quick: bool = False, limit_mb: int | None = 3072, timeout: float = 60.0, also: str = ""):
+        """``also``: a strategy folder the tamper creates (``final`` is asked for the final-phase
+        strategies of ``ref-F``, the victim and this one, never the other misbehaving plugins)."""
+        strategies = ",".join(dict.fromkeys([*FINAL_DONE.split(","), victim, *filter(None, [also])]))
+
+        def body(s: Scenario) -> None:
+            res = s.dir / "out"
+            shutil.copytree(c.root / "ref-F", res, symlinks=True)
+            d = res.joinpath(*RUNS_F, victim)
+            for suffix in (".final.json", ".final.parquet"):
+                (d / f"seed={seed}{suffix}").unlink(missing_ok=True)
+            tamper(d / f"seed={seed}", s)
+            before = _files(res)
+            done = s.cli("final", "--results", res, "--strategies", strategies, "--data-dir", c.data,
+                         *(["--force"] if force else []), *extra,
+                         timeout=timeout, limit_mb=limit_mb)
+            _no_survivors(s)
+            if "unrecognized arguments" in done.stderr:  # the refusal is of the flag, not of the attack
+                s.problem(HANG if "--strategy-timeout" in extra else SILENT,
+                          f"final does not know {' '.join(map(str, extra))}: nothing bounds the attack")
+            s.one_line(done, f"a final phase on {name}")
+            said = done.stdout + done.stderr
+            if done.rc not in (0, None) and says and not re.search(says, said, re.I):
+                s.problem(SILENT, f"the refusal does not say {says!r}: {_tail(done.stderr)}")
+            if never and re.search(never, said, re.I):
+                s.problem(SILENT, f"the message gives a wrong reason ({never!r}): {_tail(said)}")
+            after = _files(res)
+            wall = (".final.json",) if force else ()  # a redone final phase records new wall times
+            lost = [k for k, v in before.items() if not k.endswith(wall) and after.get(k) != v]
+            if lost:
+                s.problem(LOST, f"files written before the command are gone or changed: {', '.join(lost[:4])}")
+        out.append(Scenario("final", name + (" (--force)" if force else ""), body, quick=quick))
+
+    def manifest(edit: Callable[[dict], object], reseal: bool = True):
+        def tamper(stem: Path, s: Scenario) -> None:
+            p = stem.parent / (stem.name + ".run.json")
+            m = json.loads(p.read_text())
+            new = edit(m)
+            new = m if new is None else new
+            p.write_text(json.dumps(_resealed(new) if reseal else new, indent=2))
+        return tamper
+
+    def cfg(key: str, value=None, delete: bool = False):
+        def edit(m: dict) -> None:
+            if delete:
+                m["config"].pop(key, None)
+            else:
+                m["config"][key] = value
+        return edit
+
+    edits = [
+        ("manifest config.strategy rea -> random", manifest(cfg("strategy", "random")), "rea"),
+        ("manifest config.strategy learner -> random", manifest(cfg("strategy", "random")), "learner"),
+        ("manifest config deleted", manifest(lambda m: m.pop("config")), "rea"),
+        ("manifest config is a list", manifest(lambda m: m.update(config=[1, 2])), "rea"),
+        ("manifest config.seed deleted", manifest(cfg("seed", delete=True)), "rea"),
+        ("manifest config.seed 0 -> 1", manifest(cfg("seed", 1)), "rea"),
+        ("manifest config.root_seed is text", manifest(cfg("root_seed", "abc")), "rea"),
+        ("manifest config.dataset -> cifar100", manifest(cfg("dataset", "cifar100")), "rea"),
+        ("manifest config.space -> nb101", manifest(cfg("space", "nb101")), "rea"),
+        ("manifest unknown strategy_params key", manifest(cfg("strategy_params", {"bogus": 1})), "rea"),
+        ("manifest strategy_params of the wrong type", manifest(cfg("strategy_params", {"population_size": "x"})),
+         "rea"),
+        ("manifest strategy_params is a list", manifest(cfg("strategy_params", [1])), "rea"),
+        ("manifest fidelity \"abc\"", manifest(lambda m: m.update(fidelity="abc")), "rea"),
+        ("manifest fidelity 7 (not offered)", manifest(lambda m: m.update(fidelity=7)), "rea"),
+        ("manifest fidelity deleted", manifest(lambda m: m.pop("fidelity")), "rea"),
+        ("manifest report of the wrong shape", manifest(lambda m: m.update(report="x")), "rea"),
+        ("manifest report.val names another dataset", manifest(lambda m: m["report"].update(val=["cifar100", 200])),
+         "rea"),
+        ("manifest run_id deleted", manifest(lambda m: m.pop("run_id")), "rea"),
+        ("manifest strategy_state_sha256 deleted", manifest(lambda m: m.pop("strategy_state_sha256")), "learner"),
+    ]
+    for k, (name, tamper, victim) in enumerate(edits):
+        add(f"{name}", tamper, victim=victim, quick=k == 0)
+    for name, tamper, victim in edits[:3]:
+        add(name, tamper, victim=victim, force=True)
+    add("manifest config.strategy rea -> random, seal not fixed", manifest(cfg("strategy", "random"), reseal=False))
+    add("manifest seal deleted", manifest(lambda m: m.pop(SEAL, None), reseal=False))
+
+    def copied(dest: Callable[[Path], Path], finals: bool = False, seed_to: int | None = None):
+        """The victim's run files copied to ``dest(run folder)``, (with its final files)."""
+        def tamper(stem: Path, s: Scenario) -> None:
+            src = c.root.joinpath("ref-F", *RUNS_F, stem.parent.name)
+            target = dest(stem.parent)
+            target.mkdir(parents=True, exist_ok=True)
+            for p in src.glob(f"{stem.name}.*"):
+                if finals or ".final." not in p.name:
+                    name = p.name if seed_to is None else p.name.replace(stem.name, f"seed={seed_to}", 1)
+                    shutil.copy(p, target / name)
+        return tamper
+
+    add("run folder copied under nb201/cifar100/rea", copied(lambda d: d.parents[1] / "cifar100" / "rea"))
+    add("run folder copied under nb201/cifar100/rea, final files too",
+        copied(lambda d: d.parents[1] / "cifar100" / "rea", finals=True))
+    add("run folder copied under nb201/ImageNet16-120/rea", copied(lambda d: d.parents[1] / "ImageNet16-120" / "rea"))
+    add("run folder copied under nb101/cifar10/rea", copied(lambda d: d.parents[2] / "nb101" / "cifar10" / "rea"))
+    add("run folder copied under strategy name random2/", copied(lambda d: d.parent / "random2"), victim="random",
+        also="random2")
+    add("run folder copied under strategy name random2/, final files too",
+        copied(lambda d: d.parent / "random2", finals=True), victim="random", also="random2")
+    add("rea run copied under strategy name random/ as seed=7", copied(lambda d: d.parent / "random", seed_to=7))
+    add("seed=0.* copied to seed=7.*", copied(lambda d: d, seed_to=7))
+    add("seed=0.* copied to seed=7.*, final files too", copied(lambda d: d, finals=True, seed_to=7))
+    add("learner seed=0.* copied to seed=7.*", copied(lambda d: d, seed_to=7), victim="learner")
+
+    def state_from(other: int):
+        def tamper(stem: Path, s: Scenario) -> None:
+            shutil.copy(stem.parent / f"seed={other}.strategy.npz", stem.parent / (stem.name + ".strategy.npz"))
+            _fix_sha(stem, ".strategy.npz", "strategy_state_sha256")
+        return tamper
+
+    add("seed 1's strategy.npz over seed 0's, manifest sha fixed", state_from(1))
+    add("learner: seed 1's strategy.npz over seed 0's, manifest sha fixed", state_from(1), victim="learner")
+    add("learner: seed 1's strategy.npz over seed 0's, manifest sha fixed", state_from(1), victim="learner",
+        force=True)
+
+    def state_gone(stem: Path, s: Scenario) -> None:
+        (stem.parent / (stem.name + ".strategy.npz")).unlink()
+
+    for victim in ("rea", "learner"):
+        add(f"{victim}: strategy.npz deleted", state_gone, victim=victim, says="missing",
+            never="made before states were kept")
+    add("learner: strategy.npz deleted", state_gone, victim="learner", force=True, says="missing",
+        never="made before states were kept")
+
+    def state_is(make: Callable[[Path], bytes]):
+        def tamper(stem: Path, s: Scenario) -> None:
+            p = stem.parent / (stem.name + ".strategy.npz")
+            p.write_bytes(make(p))
+            _fix_sha(stem, ".strategy.npz", "strategy_state_sha256")
+        return tamper
+
+    def tree_of(p: Path) -> dict:
+        with np.load(p) as z:
+            return json.loads(z["__tree__"].tobytes())
+
+    def retyped(path: tuple, node) -> Callable[[Path], bytes]:
+        def make(p: Path) -> bytes:
+            tree = tree_of(p)
+            at = tree
+            for key in path[:-1]:
+                at = at[key]
+            at[path[-1]] = node
+            return _state_npz(json.dumps(tree))
+        return make
+
+    for victim in ("rea", "learner"):
+        add(f"{victim}: state file holding a 100,000-deep JSON list",
+            state_is(lambda p: _state_npz(_deep_json(100_000))), victim=victim)
+        add(f"{victim}: state file holding a 100,000-deep state tree",
+            state_is(lambda p: _state_npz('{"d":{"x":' * 100_000 + '{"v":1}' + "}}" * 100_000)), victim=victim)
+    S = ("d", "state", "d")  # the strategy's state_dict inside the state file (storage.pack_state: run id, seed, state)
+    wrong = [("rng is a string", S + ("rng",), {"v": "PCG64"}),
+             ("rng state is a list", S + ("rng",), {"l": [{"i": "1"}]}),
+             ("an int node holding text", S + ("rng", "d", "state", "d", "state"), {"i": "not a number"}),
+             ("an unknown node kind", S + ("rng",), {"zz": 1}),
+             ("an array reference that is not there", S + ("rng",), {"a": 99}),
+             ("a float node holding garbage", S + ("rng",), {"f": "0xzz"}),
+             ("its run id edited", ("d", "run_id"), {"v": "0000000000000000"}),
+             ("its run id deleted", ("d",), None)]
+    for label, path, node in wrong:
+        add(f"rea: state with {label}", state_is(retyped(path, node) if node is not None else lambda p: _state_npz(
+            json.dumps({"d": {k: v for k, v in tree_of(p)["d"].items() if k != "run_id"}}))))
+    add("learner: state 'proposed' is an int", state_is(retyped(S + ("proposed",), {"i": "5"})), victim="learner")
+    add("learner: state 'proposed' holds numbers", state_is(retyped(S + ("proposed",), {"l": [{"i": "5"}]})),
+        victim="learner")
+    add("learner: state 'proposed' holds bad architecture strings",
+        state_is(retyped(S + ("proposed",), {"l": [{"v": "|nope~0|"}]})), victim="learner")
+
+    def without_proposed(p: Path) -> bytes:
+        tree = tree_of(p)
+        del tree["d"]["state"]["d"]["proposed"]
+        return _state_npz(json.dumps(tree))
+
+    add("learner: state 'proposed' deleted", state_is(without_proposed), victim="learner")
+    add("state tree is a JSON list", state_is(lambda p: _state_npz("[1, 2]")))
+    add("state tree is not JSON", state_is(lambda p: _state_npz("{garb")))
+    add("state file is not a zip", state_is(lambda p: b"PK\x03\x04 not really a zip"))
+    add("forged npz whose entry claims 10**12 bytes", state_is(lambda p: _forged_header(10 ** 12)), limit_mb=2048)
+    add("forged npz inflating to 4 GiB (deflate bomb)", state_is(lambda p: _bomb_npz(4)), limit_mb=2048)
+    add("learner: forged npz inflating to 4 GiB (deflate bomb)", state_is(lambda p: _bomb_npz(4)), victim="learner",
+        limit_mb=2048)
+
+    nothing = lambda stem, s: None  # noqa: E731 - the victim's strategy misbehaves, its files are intact
+    add("plugin recommend() raises", nothing, victim="rec_raises")
+    add("plugin recommend() returns None", nothing, victim="rec_none")
+    add("plugin recommend() sleeps forever, final --strategy-timeout 2", nothing, victim="rec_sleeps",
+        extra=("--strategy-timeout", "2"), timeout=40)
+    add("plugin recommend() sleeps forever, final --strategy-timeout 2 --workers 2", nothing, victim="rec_sleeps",
+        extra=("--strategy-timeout", "2", "--workers", "2"), timeout=40)
+
+    def traj(col: str, value: float, shift: bool = False):
+        def tamper(stem: Path, s: Scenario) -> None:
+            _edit_parquet(stem.parent / (stem.name + ".parquet"), col, value, row=3, shift=shift)
+            _fix_sha(stem, ".parquet", "trajectory_sha256")
+        return tamper
+
+    add("val_acc=1000 in the trajectory, checksums fixed", traj("val_acc", 1000.0))
+    add("learner: val_acc=1000 in the trajectory, checksums fixed", traj("val_acc", 1000.0), victim="learner")
+    add("val_acc=-5 in the trajectory, checksums fixed", traj("val_acc", -5.0))
+    add("val_acc=NaN in the trajectory of an ok row, checksums fixed", traj("val_acc", float("nan")))
+    add("val_acc +0.5 in the trajectory (plausible, wrong), checksums fixed", traj("val_acc", 0.5, shift=True))
+    add("cost_s=-1 in the trajectory, checksums fixed", traj("cost_s", -1.0))
+    add("val_acc=1000 in the trajectory, checksums fixed", traj("val_acc", 1000.0), force=True)
+    return out
+
+
+def _same_rows(s: Scenario, res: Path, ref: Path, stem: str) -> None:
+    """The run's trajectory equals the reference's but for ``run_id``, and its state file its bytes."""
+    import pyarrow.parquet as pq
+
+    got, want = res / f"{stem}.parquet", ref / f"{stem}.parquet"
+    if not got.is_file():
+        s.problem(SILENT, f"exit 0 but {stem}.parquet is missing")
+        return
+    drop = lambda t: t.drop_columns([c_ for c_ in ("run_id",) if c_ in t.column_names])  # noqa: E731
+    if not drop(pq.read_table(got)).equals(drop(pq.read_table(want))):
+        s.problem(SILENT, f"exit 0 but {stem}.parquet differs from the reference (run_id aside)")
+    if (res / f"{stem}.strategy.npz").read_bytes() != (ref / f"{stem}.strategy.npz").read_bytes():
+        s.problem(SILENT, f"exit 0 but {stem}.strategy.npz differs from the reference")
+
+
+def _forged_header(n: int) -> bytes:
+    """A state file whose ``__tree__`` array header claims ``n`` bytes it does not hold."""
+    hdr = io.BytesIO()
+    np.lib.format.write_array_header_1_0(hdr, {"descr": "|u1", "fortran_order": False, "shape": (n,)})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("__tree__.npy", hdr.getvalue() + b"{}")
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ report on damaged final-phase files
+
+def report_final_scenarios(c: Campaign) -> list[Scenario]:
+    """``report`` after run + final on the 3-seed ``ref-F`` with one run's final-phase files (or
+    its trajectory) damaged: exit 0 with the damaged run named (a skipped line) and no unmarked
+    average over the surviving seeds in the final tables, or a one-line refusal. A silent average
+    (fewer samples than the study holds, no † and no line naming the run) is a silent wrong result."""
+    out: list[Scenario] = []
+    samples = 30  # 3 seeds x 10 proposals (the tabular protocol)
+
+    def add(name: str, tamper: Callable[[Path, Scenario], None], victim: str = "rea", seed: int = 0,
+            quick: bool = False, limit_mb: int | None = 3072):
+        def body(s: Scenario) -> None:
+            res = s.dir / "out"
+            shutil.copytree(c.root / "ref-F", res, symlinks=True)
+            tamper(res.joinpath(*RUNS_F, victim) / f"seed={seed}", s)
+            before = _files(res)
+            done = s.cli("report", "--results", res, "--out", s.dir / "report", timeout=120, limit_mb=limit_mb)
+            _no_survivors(s)
+            if _files(res) != before:
+                s.problem(LOST, "report changed the results folder")
+            if done.rc != 0:
+                if not done.timed_out and not done.stderr.strip() and "Traceback" not in done.stdout:
+                    s.problem(SILENT, f"report refused without a word (exit {done.rc})")
+                return
+            said = [ln for ln in (done.stdout + done.stderr).splitlines()
+                    if re.search(rf"(?<![\w]){victim}(?![\w])", ln) and re.search(rf"skip|seed[= ]?{seed}\b", ln, re.I)]
+            if not said:
+                s.problem(SILENT, f"exit 0 and no line names the damaged {victim} seed={seed}")
+            for csv in sorted((s.dir / "report").rglob("final_table1.csv")):
+                import pandas as pd
+
+                t = pd.read_csv(csv, keep_default_na=False)
+                rows = t[(t["strategy"] == victim) & t["column"].astype(str).str.contains("Final")]
+                md = csv.with_suffix(".md").read_text() if csv.with_suffix(".md").is_file() else ""
+                marked = any(ln.startswith(f"| {victim} ") and "†" in ln for ln in md.splitlines())
+                short = [r for r in rows.itertuples() if str(r.n).isdigit() and 0 < int(r.n) < samples]
+                if short and not marked and not any(str(r.flag).strip() for r in short):
+                    r = short[0]
+                    s.problem(SILENT, f"{csv.name}: {victim} {r.column} averaged over {r.n} of {samples} samples "
+                                      f"(std {r.std}) without †")
+                vals = [float(r.mean) for r in rows.itertuples() if r.mean not in ("", None)]
+                if any(v > 100 or v < 0 for v in vals):
+                    s.problem(SILENT, f"{csv.name}: {victim} shows an impossible accuracy {max(vals):g}")
+        out.append(Scenario("report-final", f"{victim} seed={seed}: {name}", body, quick=quick))
+
+    def f(stem: Path, suffix: str) -> Path:
+        return stem.parent / (stem.name + suffix)
+
+    def cut(suffix: str, keep: float = 0.5):
+        def tamper(st: Path, s: Scenario) -> None:
+            b = f(st, suffix).read_bytes()
+            f(st, suffix).write_bytes(b[: int(len(b) * keep)])
+        return tamper
+
+    def flip(suffix: str):
+        def tamper(st: Path, s: Scenario) -> None:
+            b = bytearray(f(st, suffix).read_bytes())
+            b[len(b) // 2] ^= 0x08
+            f(st, suffix).write_bytes(bytes(b))
+        return tamper
+
+    def write(suffix: str, text: str):
+        return lambda st, s: f(st, suffix).write_text(text)
+
+    def final_status(value: str):
+        def tamper(st: Path, s: Scenario) -> None:
+            m = json.loads(f(st, ".final.json").read_text())
+            m["status"] = value
+            f(st, ".final.json").write_text(json.dumps(m))
+        return tamper
+
+    def exact(text: str | None, parquet_cut: bool = False):
+        """An exact-distribution summary beside the run (only learned generators write one; here a
+        forged one), garbled, or a cut exact table."""
+        def tamper(st: Path, s: Scenario) -> None:
+            if parquet_cut:
+                import pandas as pd
+
+                buf = io.BytesIO()
+                pd.DataFrame({"arch": ["x"] * 50, "log_p": np.linspace(-9, -1, 50), "val_acc": 90.0,
+                              "test_acc": 89.0}).to_parquet(buf)
+                f(st, ".exact.parquet").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+            if text is not None:
+                f(st, ".exact.json").write_text(text)
+        return tamper
+
+    def value(suffix: str, col: str, v: float, key: str):
+        def tamper(st: Path, s: Scenario) -> None:
+            _edit_parquet(f(st, suffix), col, v, row=2)
+            _fix_sha(st, suffix, key)
+        return tamper
+
+    def dev_zero(st: Path, s: Scenario) -> None:
+        f(st, ".parquet").unlink()
+        f(st, ".parquet").symlink_to("/dev/zero")
+
+    cases = [
+        ("seed=0.final.parquet truncated", cut(".final.parquet")),
+        ("seed=0.final.parquet cut to 8 bytes", cut(".final.parquet", 0.001)),
+        ("seed=0.final.parquet bit-flipped", flip(".final.parquet")),
+        ("seed=0.final.parquet deleted", lambda st, s: f(st, ".final.parquet").unlink()),
+        ("seed=0.final.json deleted", lambda st, s: f(st, ".final.json").unlink()),
+        ("seed=0.final.json status running", final_status("running")),
+        ("seed=0.final.json status failed", final_status("failed")),
+        ("seed=0.final.json holding {garb", write(".final.json", "{garb")),
+        ("seed=0.final.json holding [1,2]", write(".final.json", "[1,2]")),
+        ("seed=0.final.json holding null", write(".final.json", "null")),
+        ("seed=0.exact.json garbled", exact("{\x00garbled")),
+        ("seed=0.exact.json holding [1,2]", exact("[1,2]")),
+        ("seed=0.exact.parquet truncated", exact(None, parquet_cut=True)),
+        ("trajectory symlinked to /dev/zero", dev_zero),
+        ("val_acc=1000 in the trajectory, checksums fixed", value(".parquet", "val_acc", 1000.0, "trajectory_sha256")),
+        ("val_acc=1000 in final.parquet, checksums fixed",
+         value(".final.parquet", "val_acc", 1000.0, "parquet_sha256")),
+        ("test_acc=-3 in final.parquet, checksums fixed", value(".final.parquet", "test_acc", -3.0, "parquet_sha256")),
+    ]
+    for k, (name, tamper) in enumerate(cases):
+        add(name.replace("seed=0", "seed=K"), tamper, quick=k == 0)
+    for name, tamper in cases[:10] + cases[13:16]:
+        add(name.replace("seed=0", "seed=K"), tamper, victim="learner", seed=2)
+
+    def only_seed0(s: Scenario) -> None:
+        """``final --seeds 0`` on a 3-seed study: the report's final tables hold seed 0 only."""
+        res = s.dir / "out"
+        shutil.copytree(c.root / "ref-F", res, symlinks=True)
+        for p in res.rglob("seed=*.final.*"):
+            p.unlink()
+        s.cli("final", "--results", res, "--strategies", FINAL_DONE, "--seeds", "0", "--data-dir", c.data)
+        done = s.cli("report", "--results", res, "--out", s.dir / "report", timeout=120)
+        if done.rc != 0:
+            return
+        for csv in sorted((s.dir / "report").rglob("final_table1.csv")):
+            import pandas as pd
+
+            t = pd.read_csv(csv, keep_default_na=False)
+            md = csv.with_suffix(".md").read_text() if csv.with_suffix(".md").is_file() else ""
+            for r in t[t["column"].astype(str).str.contains("Final")].itertuples():
+                marked = "†" in md or str(r.flag).strip()
+                if str(r.n).isdigit() and 0 < int(r.n) < samples and not marked:
+                    s.problem(SILENT, f"{csv.name}: {r.strategy} {r.column} averaged over seed 0 only "
+                                      f"({r.n} samples, std {r.std}) without †")
+                    return
+        if not any(re.search(r"final", ln, re.I) and re.search(r"skip|missing|no final|without|lack", ln, re.I)
+                   for ln in (done.stdout + done.stderr).splitlines()):
+            s.problem(SILENT, "exit 0: no line says seeds 1 and 2 have no final phase")
+    out.append(Scenario("report-final", "final --seeds 0 only on a 3-seed study", only_seed0))
+    return out
+
+
+# ------------------------------------------------------------------ strategy names that are paths
+
+ESCAPES = ["../../../escaped", "../../../../../escaped", "..", "x/../../../../escaped", "sub/dir", ".",
+           "seed=0.parquet", "-rf"]
+
+
+def name_scenarios(c: Campaign) -> list[Scenario]:
+    """A plugin strategy registered under a name that is a path (``../../../escaped``, an absolute
+    path...), by entry point or by ``STRATEGIES.register`` in a driver script: refused, and nothing
+    written outside ``--out``."""
+    out: list[Scenario] = []
+
+    def add(name: str, how: str, cmd: str = "run", quick: bool = False):
+        def body(s: Scenario) -> None:
+            strategy = name.replace("{abs}", str(s.dir / "abs-escaped"))
+            res = s.dir / "a" / "b" / "c" / "out"
+            res.parent.mkdir(parents=True)
+            plug = s.dir / "plug"
+            plug.mkdir()
+            if how == "entry point":
+                dist = plug / "fc_names-0.dist-info"
+                dist.mkdir()
+                (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fc-names\nVersion: 0\n")
+                (dist / "entry_points.txt").write_text(
+                    f"[nas_harness.strategies]\n{strategy} = strategies.random_search:RandomSearch\n")
+                s.env = {**s.env, "PYTHONPATH": os.pathsep.join([str(plug), s.env["PYTHONPATH"]])}
+            else:
+                (plug / "driver.py").write_text(  # a refused registration is a refusal, said in one line
+                    "import sys\nfrom harness.errors import HarnessError\nfrom strategies.registry import STRATEGIES\n"
+                    f"try:\n    STRATEGIES.register({strategy!r}, 'strategies.random_search:RandomSearch')\n"
+                    "except HarnessError as exc:\n    sys.exit(f'error: {exc}')\n"
+                    "from harness.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+            before = {p for p in s.dir.rglob("*")}
+            argv = ["run", "--space", "nb201", "--strategies", strategy, "--seeds", "1", "--budget", "10",
+                    "--executor", "serial", *QUIET, "--out", res, "--data-dir", c.data]
+            if cmd == "run+report":
+                argv += ["--report", s.dir / "a" / "rep"]
+            done = s.cli(*argv, prog=None if how == "entry point" else [str(plug / "driver.py")])
+            s.one_line(done, f"a strategy named {strategy!r}")
+            outside = [p for p in s.dir.rglob("*") if p not in before and not p.is_relative_to(res)
+                       and not p.name.startswith("cmd") and not p.is_relative_to(s.dir / "a" / "rep")]
+            if Path(strategy).is_absolute() and Path(strategy).exists():
+                outside.append(Path(strategy))
+            if outside:
+                s.problem(SILENT, f"wrote outside --out: {[str(p.relative_to(s.dir)) for p in outside[:3]]}")
+        out.append(Scenario("names", f"{name} via {how}" + (f" ({cmd})" if cmd != "run" else ""), body, quick=quick))
+
+    for k, name in enumerate(ESCAPES[:1] + ["{abs}"] + ESCAPES[1:]):
+        add(name, "entry point", quick=k == 0)
+        if k < 5:
+            add(name, "STRATEGIES.register")
+    add("../../../escaped", "entry point", cmd="run+report")
+    add("{abs}", "STRATEGIES.register", cmd="run+report")
+    return out
+
+
+# ------------------------------------------------------------------ strategies that end the harness
+
+def exit_scenarios(c: Campaign) -> list[Scenario]:
+    """``os._exit(0)`` in a strategy's setup / ask / tell / state_dict: the command never exits 0
+    with nothing done, and no run is recorded as complete."""
+    out: list[Scenario] = []
+
+    def add(strategy: str, executor: str, quick: bool = False):
+        def body(s: Scenario) -> None:
+            res = s.dir / "out"
+            ex = ["--executor", executor] + (["--workers", "2"] if executor == "process" else [])
+            done = s.cli("run", "--space", "nb201", "--strategies", strategy, "--seeds", "2", "--budget", "10", *ex,
+                         *QUIET, "--out", res, "--data-dir", c.data, timeout=60)
+            _no_survivors(s)
+            s.one_line(done, f"a study whose strategy calls os._exit(0) ({strategy})")
+            if complete_runs(res):
+                s.problem(SILENT, "a run whose strategy exited was recorded as complete")
+        out.append(Scenario("exit", f"os._exit(0) in {strategy.removeprefix('exit_')}(), {executor}", body,
+                            quick=quick))
+
+    for strategy in ("exit_ask", "exit_setup", "exit_tell", "exit_state"):
+        for executor in ("serial", "process"):
+            add(strategy, executor, quick=strategy == "exit_ask" and executor == "serial")
+
+    def final_exit(s: Scenario) -> None:
+        res = s.dir / "out"
+        shutil.copytree(c.root / "ref-F", res, symlinks=True)
+        done = s.cli("final", "--results", res, "--strategies", "rec_exits", "--data-dir", c.data, timeout=60)
+        _no_survivors(s)
+        s.one_line(done, "a final phase whose strategy's recommend() calls os._exit(0)")
+        if list(res.rglob("rec_exits/seed=*.final.json")):
+            s.problem(SILENT, "a final phase whose strategy exited was recorded")
+    out.append(Scenario("exit", "os._exit(0) in recommend(), final", final_exit))
+    return out
+
+
+# ------------------------------------------------------------------ special files and unbounded sources
+
+class _Server:
+    """A local HTTP server (a thread of the campaign) that misbehaves: ``forever`` streams zeros
+    without a length, ``stall`` sends headers and a little data then nothing, ``trickle`` sends a
+    byte a second, ``long`` announces the published size then sends more. It stops itself after
+    ``bound`` seconds or ``cap`` bytes, so the campaign never hangs on it."""
+
+    def __init__(self, mode: str, bound: float, cap: int = 600 << 20, length: int | None = None):
+        import http.server
+
+        self.mode, self.cap, self.length, self.stop = mode, cap, length, threading.Event()
+        me = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):  # quiet
+                pass
+
+            def do_GET(self):  # noqa: N802 - the http.server name
+                self.send_response(200)
+                if me.length is not None:
+                    self.send_header("Content-Length", str(me.length))
+                self.end_headers()
+                sent, chunk = 0, bytes(1 << 20)
+                try:
+                    while not me.stop.is_set() and sent < me.cap:
+                        if me.mode == "stall":
+                            if sent == 0:
+                                self.wfile.write(chunk[:1000])
+                                sent = 1000
+                            me.stop.wait(0.5)
+                        elif me.mode == "trickle":
+                            self.wfile.write(b"\0")
+                            self.wfile.flush()
+                            sent += 1
+                            me.stop.wait(1.0)
+                        else:
+                            self.wfile.write(chunk)
+                            sent += len(chunk)
+                            time.sleep(0.01)  # ~100 MB/s at most
+                except OSError:
+                    pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.timer = threading.Timer(bound, self.close)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.timer.cancel()
+
+
+def special_scenarios(c: Campaign) -> list[Scenario]:
+    """FIFOs and /dev/zero given as data files, downloads from a local server that streams forever,
+    stalls or trickles, 100,000-deep JSON in arguments and files, absurd timeouts, a data manifest
+    without its checksum: each command ends in bounded time with one line, never a hang."""
+    out: list[Scenario] = []
+
+    def special(name: str, bench: str, filename: str, make: Callable[[Path], None], quick: bool = False):
+        def body(s: Scenario) -> None:
+            data = s.dir / "data"
+            shutil.copytree(c.data, data)
+            before = _tree(data)
+            path = s.dir / filename
+            make(path)
+            done = s.cli("data", "import", bench, path, "--data-dir", data, timeout=30, limit_mb=3072)
+            s.one_line(done, f"{name} as a {bench} file")
+            if _tree(data) != before:
+                s.problem(LOST, "a refused import changed the data dir's tables")
+        out.append(Scenario("special", f"data import {bench} {name} named {filename}", body, quick=quick))
+
+    fifo = lambda p: os.mkfifo(p)  # noqa: E731
+    zero = lambda p: p.symlink_to("/dev/zero")  # noqa: E731
+    for bench, filename in (("nb201", "t.csv"), ("nb201", "t.parquet"), ("nb201", "t.pkl"), ("nb101", "stats.json"),
+                            ("nb101", "t.csv"), ("nb101", "t.tfrecord"), ("enas6", "final_structures6.txt")):
+        special("a FIFO", bench, filename, fifo, quick=filename == "t.csv" and bench == "nb201")
+        special("/dev/zero", bench, filename, zero)
+    special("/dev/urandom", "nb201", "t.csv", lambda p: p.symlink_to("/dev/urandom"))
+    special("a FIFO inside a NATS archive folder", "nb201", "NATS-tss-v1_0-3ffb9-simple",
+            lambda p: (p.mkdir(), os.mkfifo(p / "meta.pickle.pbz2")))
+    special("a 100,000-deep JSON list", "nb101", "nested.json", lambda p: p.write_text(_deep_json(100_000)))
+    special("a 100,000-deep JSON object", "nb101", "nested.json", lambda p: p.write_text(_deep_json(100_000, "dict")))
+    special("a 100,000-deep JSON list", "nb201", "nested.json", lambda p: p.write_text(_deep_json(100_000)))
+
+    def fetch(name: str, mode: str, filename: str, size: int | None, sha: bool, length: int | None = None,
+              bound: float = 45.0, quick: bool = False):
+        """``size``: the published size of ``filename`` (None: unregistered, pinned by --sha256)."""
+        def body(s: Scenario) -> None:
+            srv = _Server(mode, bound + 15, length=length)
+            try:
+                data = s.dir / "data"
+                argv = ["data", "fetch", "nb101", "--url", f"http://127.0.0.1:{srv.port}/{filename}",
+                        *(["--sha256", "ab" * 32] if sha else []), "--data-dir", data]
+                t0 = time.monotonic()
+                done = s.cli(*argv, timeout=bound, limit_mb=2048)
+                took = time.monotonic() - t0
+            finally:
+                srv.close()
+            s.one_line(done, f"a download from a server that {name}")
+            written = sum(p.stat().st_size for p in data.rglob("*") if p.is_file()) if data.is_dir() else 0
+            if size is not None and written > size * 1.01 + (1 << 20):
+                s.problem(SILENT, f"{written:,} bytes written for a file published as {size:,}")
+            if not done.timed_out and took > bound:
+                s.problem(HANG, f"took {took:.0f} s")
+        out.append(Scenario("special", f"data fetch: server {name} ({filename})", body, quick=quick))
+
+    only108 = 522_767_376
+    fetch("streams forever, no length", "forever", "nasbench_only108.tfrecord", only108, False, bound=60)
+    fetch("streams forever, no length, unregistered file + --sha256", "forever", "other.tfrecord", None, True,
+          bound=30)
+    fetch("announces the published size, sends more", "long", "nasbench_only108.tfrecord", only108, False,
+          length=only108, bound=60)
+    fetch("stalls after 1000 bytes", "stall", "nasbench_only108.tfrecord", only108, False, bound=100)
+    fetch("stalls after 1000 bytes, unregistered file + --sha256", "stall", "other.tfrecord", None, True, bound=100)
+    fetch("trickles a byte a second", "trickle", "nasbench_only108.tfrecord", only108, False, bound=100)
+    fetch("trickles a byte a second, unregistered file + --sha256", "trickle", "other.tfrecord", None, True,
+          bound=100)
+
+    def run_case(name: str, extra: list[str], tamper: Callable[[Path], None] | None = None, expect: str = "refuse",
+                 deep: str | None = None, quick: bool = False):
+        """``expect``: "refuse" (one line), "same" (a valid value: exit 0 must give the reference
+        rows, the run id aside, since it hashes the configuration), "either" (no traceback or hang).
+        ``deep``: a value too long for one command-line argument (the kernel caps one at 128 KiB),
+        put in place of ``@DEEP@`` by a driver script that calls ``harness.cli.main``."""
+        def body(s: Scenario) -> None:
+            data = c.data
+            if tamper is not None:
+                data = s.dir / "data"
+                shutil.copytree(c.data, data)
+                tamper(data / "nb201")
+            res = s.dir / "out"
+            prog = None
+            if deep is not None:
+                (s.dir / "deep.txt").write_text(deep)
+                (s.dir / "driver.py").write_text(
+                    "import sys\nfrom pathlib import Path\nfrom harness.cli import main\n"
+                    "deep = Path(__file__).with_name('deep.txt').read_text()\n"
+                    "sys.exit(main([a.replace('@DEEP@', deep) for a in sys.argv[1:]]))\n")
+                prog = [str(s.dir / "driver.py")]
+            done = s.cli("run", "--space", "nb201", "--strategies", "rea", "--seeds", "1", "--budget", "40",
+                         "--executor", "serial", *QUIET, "--out", res, "--data-dir", data, *extra, timeout=60,
+                         prog=prog)
+            _no_survivors(s)
+            if expect == "refuse":
+                s.one_line(done, name)
+            elif expect == "same" and done.rc == 0:
+                _same_rows(s, res, c.root / "ref-A", "nb201/cifar10-valid/rea/seed=0")
+        out.append(Scenario("special", name, body, quick=quick))
+
+    run_case("--param rea.population_size=[[[...]]] 100,000 deep (in-process argv)",
+             ["--param", "rea.population_size=@DEEP@"], deep=_deep_json(100_000))
+    run_case("--param rea.population_size={\"a\":{...}} 100,000 deep (in-process argv)",
+             ["--param", "rea.population_size=@DEEP@"], deep=_deep_json(100_000, "dict"))
+    run_case("--param rea.population_size=[[[...]]] 65,000 deep (the longest argument the kernel passes)",
+             ["--param", f"rea.population_size={_deep_json(65_000)}"])
+    run_case("--param rea.sample_size={\"a\":{...}} 20,000 deep",
+             ["--param", f"rea.sample_size={_deep_json(20_000, 'dict')}"])
+    run_case("--param rea.population_size=1e999", ["--param", "rea.population_size=1e999"])
+    run_case("--param rea.population_size=10**100", ["--param", "rea.population_size=" + "9" * 100], expect="either")
+    run_case("--strategy-timeout 1e300 (valid: the study runs)", ["--strategy-timeout", "1e300"], expect="same")
+    run_case("--strategy-timeout inf", ["--strategy-timeout", "inf"], expect="same")
+    run_case("--time-budget 1e300 (valid: the study runs)", ["--time-budget", "1e300"], expect="same")
+    run_case("--budget 1e300", ["--budget", "1" + "0" * 300])
+
+    def manifest_without(key: str):
+        def tamper(d: Path) -> None:
+            m = json.loads((d / "manifest.json").read_text())
+            m.pop(key, None)
+            (d / "manifest.json").write_text(json.dumps(m))
+        return tamper
+
+    run_case("run after the data manifest lost its table_sha256", [], tamper=manifest_without("table_sha256"),
+             quick=True)
+    run_case("run after the data manifest's table_sha256 became null", [],
+             tamper=lambda d: (d / "manifest.json").write_text(json.dumps(
+                 {**json.loads((d / "manifest.json").read_text()), "table_sha256": None})))
+    return out
+
+
 # ------------------------------------------------------------------ running and reporting
 
 FAMILIES = (import_scenarios, table_scenarios, results_scenarios, kill_scenarios, concurrency_scenarios,
-            strategy_scenarios, arg_scenarios, path_scenarios)
+            strategy_scenarios, arg_scenarios, path_scenarios, final_scenarios, report_final_scenarios,
+            name_scenarios, exit_scenarios, special_scenarios)
 
 
 def run_one(c: Campaign, s: Scenario) -> Scenario:
@@ -1112,7 +1997,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=13, help="seed of the random cuts, flips and kill times")
     ap.add_argument("--only", default="", help="comma-separated family prefixes (e.g. kill,journal)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (printed) for inspection")
+    ap.add_argument("--list", action="store_true", help="print the number of scenarios per family, run nothing")
     args = ap.parse_args(argv)
+    if args.list:
+        c = Campaign(Path(tempfile.gettempdir()) / "fault-campaign-list", np.random.default_rng(args.seed), args.quick)
+        counts = Counter(s.family for fam in FAMILIES for s in fam(c))
+        for fam, n in counts.items():
+            print(f"{fam:<22} {n:>4}")
+        print(f"{'total':<22} {sum(counts.values()):>4}")
+        return 0
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
     c = Campaign(root, np.random.default_rng(args.seed), args.quick)

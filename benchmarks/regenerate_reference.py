@@ -51,7 +51,7 @@ def readme_table(results: Path = RESULTS) -> str:
     (the report's convention, harness/report/tables.py)."""
     frames = []
     for path in sorted(results.glob("nb201/cifar10-valid/*/seed=*.parquet")):
-        if path.name.endswith(".timing.parquet"):
+        if "." in path.name.removesuffix(".parquet"):  # seed=K.<kind>.parquet: timing, dynamics, final...
             continue
         frame = storage.read_trajectory(path).to_pandas()
         frame["run_fidelity"] = 200

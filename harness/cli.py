@@ -48,6 +48,17 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _timeout(text: str) -> float:
+    """Seconds a timer enforces: positive and at most ``harness.study.MAX_TIMEOUT_S`` (a larger
+    value would overflow the timer and be reported as the strategy's or evaluator's fault)."""
+    from harness.study import MAX_TIMEOUT_S
+
+    v = _positive_float(text)
+    if v > MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_TIMEOUT_S:g} seconds, got {text}")
+    return v
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, no usage dump
         raise HarnessError(f"{self.prog}: {message} (see --help)")
@@ -84,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", help="benchmark data dir (default $HARNESS_DATA or the user cache dir)")
     r.add_argument("--workers", type=_positive_int, help="parallel runs (default: number of cores)")
     r.add_argument("--executor", default="process", choices=["serial", "process", "ray"],
-                   help="where runs execute: in this process, a local process pool (default), or Ray")
+                   help="where runs execute: one at a time in a worker process (serial), a local process pool "
+                   "(default; one worker runs in this process), or Ray")
     r.add_argument("--ray-address", help="join a Ray cluster ('auto' or host:port; default: start a local Ray)")
     r.add_argument("--force", action="store_true", help="rerun runs that are already complete")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -95,12 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a constructor argument of one strategy, e.g. graphpnas.device=cuda or rea.population_size=50 "
                         "(repeatable; VALUE is read as JSON when it parses, else as text; recorded in the run's config)")
     r.add_argument("--device", help="trained spaces: cpu, cuda, cuda:N or auto (default auto)")
-    r.add_argument("--eval-timeout", type=_positive_float,
+    r.add_argument("--eval-timeout", type=_timeout,
                    help="trained spaces: seconds one evaluation may train before it is recorded as failed")
     r.add_argument("--train-workers", type=_positive_int,
                    help="trained spaces: evaluations of one search step trained in parallel (processes or GPUs)")
-    r.add_argument("--strategy-timeout", type=_positive_float,
+    r.add_argument("--strategy-timeout", type=_timeout,
                    help="seconds one ask() or tell() may take; past it the run is recorded as failed (rerun retries it)")
+    r.add_argument("--trace-every", type=_nonneg_int, metavar="K",
+                   help="enumerable spaces (NB201): record a generative strategy's exact distribution every K queries "
+                        "and at the end (seed=N.dynamics.parquet, drawn by the report; default 25, 0 = off; "
+                        "not part of the run id: the trajectory is the same either way)")
 
     rp = sub.add_parser("report", help="tables, curves and statistics from stored trajectories")
     rp.add_argument("--space")
@@ -155,7 +171,7 @@ def cmd_run(args, console: Console) -> int:
         bench_seed=args.bench_seed, dedup=args.dedup, batch_size=args.batch_size, max_failures=args.max_failures,
         root_seed=args.root_seed, params=tuple(args.param), out=args.out, data_dir=args.data_dir, force=args.force,
         device=args.device, train_workers=args.train_workers, eval_timeout=args.eval_timeout,
-        strategy_timeout=args.strategy_timeout,
+        strategy_timeout=args.strategy_timeout, trace_every=args.trace_every,
     )
     study = request.resolve()
     for notice in study.notices:
@@ -370,7 +386,7 @@ def cmd_data(args, console: Console) -> int:
             st = entry.stored(args.data_dir)
             if st.exists():
                 m = st.manifest()
-                t.add_row(entry.name, str(m["n_rows"]), str(m.get("partial")),
+                t.add_row(entry.name, str(m.get("n_rows", "?")), str(m.get("partial")),
                           ", ".join(Path(s["path"]).name for s in m.get("sources", [])))
             else:
                 t.add_row(entry.name, "-", "-", "not imported")

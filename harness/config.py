@@ -10,6 +10,7 @@ from typing import Any
 
 from harness import seeding, storage
 from harness.errors import HarnessError
+from harness.registry import check_name
 
 DEDUP_POLICIES = ("per-call", "unique")
 """per-call: every query is charged (NATS-Bench's simulate_train_eval); unique: a canonical
@@ -53,6 +54,8 @@ class RunConfig:
     Failed evaluations are recorded with status 'failed' and their error, and charged."""
 
     def __post_init__(self) -> None:
+        for kind in ("space", "dataset", "strategy"):  # folder names under --out (``paths``)
+            check_name(kind, getattr(self, kind))
         if self.budget is None and self.time_budget is None:
             raise HarnessError("a run needs --budget (queries) or --time-budget (simulated seconds)")
         if self.budget is not None and self.budget <= 0:

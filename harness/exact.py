@@ -22,10 +22,11 @@ import numpy as np
 import pyarrow as pa
 
 from harness import atomic, storage
+from harness.errors import HarnessError
 from harness.contracts import EvaluatorOptions, LabelledDAG, SearchSpace
 from strategies.base import Strategy
 from strategies.registry import STRATEGIES
-from harness.final import final_rng, read_search_manifest, rebuild_strategy, shared_evaluator
+from harness.final import final_rng, read_search_manifest, rebuild_strategy, shared_evaluator, strategy_guard
 
 MAX_SUPPORT = 200_000
 """Largest support enumerated (NB201 has 15,625)."""
@@ -61,6 +62,23 @@ def enumerable(space: str, dataset: str) -> bool:
     return get_benchmark(space).uses_table(dataset) and _support_of(space, dataset)[1] is not None
 
 
+def checked_log_p(log_p, n: int, strategy: str) -> np.ndarray:
+    """``dag_log_prob``'s answer as float64 log-probabilities of the ``n`` DAGs asked, or a one-line
+    error saying what it returned instead (a wrong answer must not become a distribution)."""
+    try:
+        out = np.asarray(log_p, dtype=np.float64)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or out.shape != (n,):
+        shape = "no numbers" if out is None else f"shape {out.shape}"
+        raise HarnessError(f"strategy {strategy!r} dag_log_prob() returned {shape} for {n} DAGs; it must return one "
+                           f"log-probability per DAG (fix it and rerun the same command)")
+    if np.isnan(out).any() or (out > 1e-9).any():
+        raise HarnessError(f"strategy {strategy!r} dag_log_prob() returned NaN or positive log-probabilities; fix it "
+                           f"and rerun the same command")
+    return out
+
+
 def summarise(log_p: np.ndarray, valid: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict[str, float]:
     """The distribution's numbers (see the module docstring); ``val``/``test`` per valid cell."""
     p_all = np.exp(log_p)
@@ -89,8 +107,10 @@ class ExactRun:
     None when the strategy has no generative model."""
 
     def __init__(self, run_paths: storage.RunPaths, data_dir=None, *, force: bool = False,
-                 evaluators: dict | None = None):
+                 evaluators: dict | None = None, strategy_timeout_s: float | None = None):
         self.run_paths, self.data_dir, self.force = run_paths, data_dir, force
+        self.strategy_timeout_s = strategy_timeout_s
+        """Seconds ``dag_log_prob`` may take (``--strategy-timeout``); past it, ``StrategyTimeout``."""
         self.evaluators = {} if evaluators is None else evaluators
         stem = run_paths.trajectory.name.removesuffix(".parquet")
         self.parquet = run_paths.trajectory.with_name(f"{stem}.exact.parquet")
@@ -113,13 +133,14 @@ class ExactRun:
         space, dags = _support_of(cfg["space"], cfg["dataset"])
         evaluator = shared_evaluator(self.evaluators, entry, cfg, space, self.data_dir, EvaluatorOptions())
         notes: list[str] = []
-        strategy = rebuild_strategy(self.run_paths, manifest, space, evaluator, notes)
+        strategy = rebuild_strategy(self.run_paths, manifest, space, evaluator, notes, self.strategy_timeout_s)
         if strategy is None or dags is None:
             return None
-        log_p = strategy.dag_log_prob(dags, final_rng(manifest))
+        guard = strategy_guard(cfg["strategy"], self.strategy_timeout_s)
+        log_p = guard("dag_log_prob", lambda: strategy.dag_log_prob(dags, final_rng(manifest)))
         if log_p is None:
             return None
-        log_p = np.asarray(log_p, dtype=np.float64)
+        log_p = checked_log_p(log_p, len(dags), cfg["strategy"])
         archs = [space.from_dag(d) for d in dags]
         valid = np.array([a is not None for a in archs])
         cells = [a for a in archs if a is not None]

@@ -1,11 +1,17 @@
-"""Executors: where the runs of a study execute. Serial (in process), a local process pool, or Ray.
+"""Executors: where the runs of a study execute. Serial, a local process pool, or Ray.
 
 Every executor calls ``Study.execute_run`` once per run and hands the outcome back; none of them
 changes what a strategy sees, so the trajectories are byte-identical under all three.
 Workers are single-threaded for torch: several torch processes on few cores slow down badly
 when oversubscribed (a small GNN step ran 60x slower here).
 
-Stopping (process pool): Ctrl-C or ``kill -INT`` reaches the main process only (workers ignore
+Serial runs one run at a time in one worker process, not in the main process: a strategy that
+ends its process (``os._exit``, a signal, the OOM killer) takes only its run with it, which is
+reported as failed (exit 1) while the next run starts in a fresh worker; in the main process it
+would end the harness with exit 0 and nothing done. One worker for the whole study, not one per
+run, so the imports are paid once.
+
+Stopping (serial and process pool): Ctrl-C or ``kill -INT`` reaches the main process only (workers ignore
 SIGINT); it cancels every queued run, asks the running ones to stop at their next batch, waits
 ``GRACE_S`` for them and kills what is left. A worker dies with the main process however that
 ends (``PR_SET_PDEATHSIG`` on Linux, a parent watch elsewhere), so no orphan keeps writing into
@@ -62,17 +68,21 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def init_worker_process(parent_pid: int) -> None:
-    """What every pool worker of the harness does first: one thread, Ctrl-C left to the main
-    process (which stops the pool), death with its parent."""
-    _single_thread_worker()
+def init_worker_process(parent_pid: int, single_thread: bool = True) -> None:
+    """What every pool worker of the harness does first: one thread (unless it is the only
+    worker, as serial's is: torch then uses every core, as it would in the main process), Ctrl-C
+    left to the main process (which stops the pool), death with its parent."""
+    if single_thread:
+        _single_thread_worker()
+    else:
+        keep_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     die_with_parent(parent_pid)
 
 
-def _worker_init(parent_pid: int, progress_queue, stop_event) -> None:
+def _worker_init(parent_pid: int, progress_queue, stop_event, single_thread: bool = True) -> None:
     global _PROGRESS, _STOP
-    init_worker_process(parent_pid)
+    init_worker_process(parent_pid, single_thread)
     _PROGRESS, _STOP = progress_queue, stop_event
 
 
@@ -90,11 +100,8 @@ def _names(keys) -> str:
     return ", ".join(f"{s} seed={k}" for s, k in sorted(keys)) or "one of its runs"
 
 
-def run_process(study, workers: int, on_progress, finish) -> None:
-    """A spawn-context process pool; per-run progress flows back through a queue."""
-    ctx = mp.get_context("spawn")
-    progress_queue, stop_event = ctx.Queue(), ctx.Event()
-    running: set[tuple] = set()
+def _pump(progress_queue, on_progress, running: set) -> tuple[threading.Thread, threading.Event]:
+    """A thread handing the workers' progress reports to ``on_progress`` until its event is set."""
     halt = threading.Event()
 
     def pump():
@@ -108,10 +115,71 @@ def run_process(study, workers: int, on_progress, finish) -> None:
             running.add(key)
             on_progress(key, done, total)
 
-    pump_thread = threading.Thread(target=pump, daemon=True)
-    pump_thread.start()
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(study.runs)), mp_context=ctx, initializer=_worker_init,
-                               initargs=(os.getpid(), progress_queue, stop_event))
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread, halt
+
+
+def _pool(ctx, workers: int, progress_queue, stop_event, single_thread: bool = True) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(), progress_queue, stop_event, single_thread))
+
+
+def _how_it_ended(processes) -> str:
+    codes = []
+    for p in processes:
+        p.join(timeout=1.0)
+        if p.exitcode is not None:
+            codes.append(p.exitcode)
+    if not codes:
+        return "ended abruptly"
+    code = codes[0]
+    if code < 0:
+        return f"was killed by signal {-code}{' (out of memory?)' if -code == signal.SIGKILL else ''}"
+    return f"exited with code {code} (a strategy calling os._exit?)"
+
+
+def run_serial(study, on_progress, finish) -> None:
+    """The study's runs in order, one at a time, in one spawned worker process (see the module
+    docstring); a run whose worker dies is finished as failed and a new worker takes the next."""
+    from harness.runner import RunOutcome  # noqa: PLC0415 - only here: final's pool workers import this module
+
+    ctx = mp.get_context("spawn")
+    progress_queue, stop_event = ctx.Queue(), ctx.Event()
+    pump_thread, halt = _pump(progress_queue, on_progress, set())
+    pool = None
+    try:
+        for cfg in study.runs:
+            pool = pool or _pool(ctx, 1, progress_queue, stop_event, single_thread=False)
+            fut = pool.submit(_run_in_worker, study, cfg)
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            try:
+                outcome = fut.result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False)
+                pool = None
+                outcome = RunOutcome(cfg, skipped=False, failed=f"its worker process {_how_it_ended(processes)} "
+                                                                f"before the run finished (completed queries are kept)")
+            finish(outcome)
+        if pool is not None:
+            pool.shutdown(wait=True)
+    except BaseException:
+        stop_event.set()  # the running run stops at its next batch, keeping its journal
+        if pool is not None:
+            _stop_workers(pool)
+        raise
+    finally:
+        halt.set()
+        pump_thread.join(timeout=1)
+
+
+def run_process(study, workers: int, on_progress, finish) -> None:
+    """A spawn-context process pool; per-run progress flows back through a queue."""
+    ctx = mp.get_context("spawn")
+    progress_queue, stop_event = ctx.Queue(), ctx.Event()
+    running: set[tuple] = set()
+    pump_thread, halt = _pump(progress_queue, on_progress, running)
+    pool = _pool(ctx, min(workers, len(study.runs)), progress_queue, stop_event)
     futures = {pool.submit(_run_in_worker, study, cfg): cfg for cfg in study.longest_first()}
     try:
         pending = set(futures)

@@ -19,13 +19,21 @@ its *final id* (the search run, its stored files and the protocol), so the same 
 nothing the second time. Rows hold only reproducible values (trained costs are the training
 seconds recorded with the cached answer), so an interrupted and resumed phase writes the same
 bytes as an uninterrupted one.
+
+A run's files are checked before they are used (``read_search_manifest``): the manifest's seal,
+its shape, its identity against where it lies (folder = space/dataset/strategy, file name = seed,
+run id = hash of the config) and the checksums of the trajectory and the strategy state it records.
+Every strategy call (``__init__``, ``setup``, ``load_state_dict``, ``recommend``) goes through the
+runner's guard (``harness.runner._guard``): an exception or ``--strategy-timeout`` is one line.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import time
+import types
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
@@ -33,13 +41,15 @@ from typing import Any, Sequence
 import numpy as np
 import pyarrow as pa
 
-from harness import atomic, seeding, statefile, storage
+from harness import atomic, seeding, storage
+from harness.config import RunConfig
 from harness.contracts import Arch, Evaluator, EvaluatorOptions, LabelledDAG, Observation, Proposal, Result, RunContext
 from harness.errors import DataCorrupt, HarnessError
 from harness.final_protocols import FinalProtocol, final_evaluator_target
 from harness.journal import Journal
 from harness.locks import RunLock
 from harness.query import Query
+from harness.runner import _guard, safe_repr
 from strategies.base import Strategy, best_observed
 from strategies.registry import STRATEGIES
 
@@ -153,19 +163,42 @@ class FinalOutcome:
     wall_s: float = 0.0
     paths: FinalPaths | None = None
     notes: list[str] = field(default_factory=list)
+    failed: str = ""
+    """Why this run's final phase (or its exact distribution) stopped: one line ("" = it did not)."""
 
 
-def history_of(table: pa.Table, space) -> list[Observation]:
+def history_of(table: pa.Table, space, where: Path | None = None) -> list[Observation]:
     """What the strategy was told during the search, rebuilt from its trajectory (no test accuracy)."""
     cols = table.select(["arch", "arch_id", "status", "val_acc", "cost_s", "fidelity"]).to_pydict()
     out = []
-    for text, aid, status, val, cost, fid in zip(*cols.values()):
+    for q, (text, aid, status, val, cost, fid) in enumerate(zip(*cols.values())):
         if not text:
             continue
+        try:
+            arch = space.from_str(text)
+        except Exception:  # noqa: BLE001 - any parse failure of a stored string is corruption
+            raise DataCorrupt(f"{where}: row {q} holds {text[:80]!r}, not a {space.name} architecture; rerun that "
+                              f"run with --force") from None
         answered = status in ("ok", "duplicate")
-        out.append(Observation(space.from_str(text), aid, float(val) if answered else math.nan, float(cost), int(fid),
-                               status))
+        out.append(Observation(arch, aid, float(val) if answered else math.nan, float(cost), int(fid), status))
     return out
+
+
+def check_against_table(table: pa.Table, space, evaluator: Evaluator, where: Path) -> None:
+    """A cheap, deterministic evaluator (a table: ``relookup_on_replay``) answers the trajectory's
+    answered queries again; a stored validation accuracy that is not the table's (a plausible edit
+    with every checksum fixed) is a one-line ``DataCorrupt``, never a history the strategy was not told."""
+    if not evaluator.relookup_on_replay:
+        return
+    cols = table.select(["query", "arch", "status", "fidelity", "bench_seed", "val_acc"]).to_pydict()
+    rows = [r for r in zip(*cols.values()) if r[2] in ("ok", "duplicate")]
+    for fid in sorted({r[3] for r in rows}):
+        group = [r for r in rows if r[3] == fid]
+        answers = evaluator.evaluate([space.from_str(r[1]) for r in group], int(fid), [int(r[4]) for r in group])
+        for r, res in zip(group, answers):
+            if not (res.val_acc == r[5] or (math.isnan(res.val_acc) and math.isnan(r[5]))):
+                raise DataCorrupt(f"{where}: query {r[0]} has val_acc {r[5]!r}, but the benchmark answers "
+                                  f"{res.val_acc!r} (edited after the run?); rerun that run with --force")
 
 
 def _sha(obj: Any) -> str:
@@ -193,28 +226,41 @@ def final_rng(manifest: dict) -> np.random.Generator:
     return np.random.default_rng(seeding.stream(seq, "final"))
 
 
+def strategy_guard(name: str, timeout_s: float | None = None):
+    """``guard(method, call)``: the runner's guard of a strategy call (``harness.runner._guard``, one
+    line for an exception, ``StrategyTimeout`` past ``timeout_s``), for the strategy ``name``."""
+    who = types.SimpleNamespace(strategy=name)
+    return lambda method, call: _guard(who, method, call, timeout_s)
+
+
 def rebuild_strategy(run_paths: storage.RunPaths, manifest: dict, space, evaluator: Evaluator,
-                     notes: list[str]) -> Strategy | None:
+                     notes: list[str], timeout_s: float | None = None) -> Strategy | None:
     """The run's strategy set up as the runner set it up and loaded with its stored final state
-    (checked against the manifest); None, with a note, when the state is missing and the strategy's
-    proposals need it (the default ``recommend`` needs only the trajectory)."""
+    (which must be there, matching its checksum, wherever the manifest records one); None, with a
+    note, when the run could not store its state and the strategy's proposals need it (the default
+    ``recommend`` needs only the trajectory)."""
     cfg = manifest["config"]
+    guard = strategy_guard(cfg["strategy"], timeout_s)
     cls = STRATEGIES.get(cfg["strategy"])
-    strategy = cls(**dict(cfg.get("strategy_params") or {}))
+    strategy = guard("__init__", lambda: cls(**dict(cfg.get("strategy_params") or {})))
     seq = seeding.run_seed_sequence(cfg["space"], cfg["dataset"], cfg["strategy"], cfg["seed"], cfg["root_seed"])
     ctx = RunContext(fidelities=tuple(evaluator.fidelities), fidelity=int(manifest["fidelity"]),
                      budget=cfg.get("budget"), time_budget=cfg.get("time_budget"),
                      batch_size=int(cfg.get("batch_size") or 1))
-    strategy.setup(space, seeding.stream(seq, "strategy"), ctx)
-    if run_paths.strategy_state.is_file():
-        if atomic.sha256_file(run_paths.strategy_state) != manifest.get("strategy_state_sha256"):
-            raise DataCorrupt(f"{run_paths.strategy_state} does not match its manifest's checksum; rerun that run "
-                              f"with --force")
-        strategy.load_state_dict(statefile.load(run_paths.strategy_state))
+    guard("setup", lambda: strategy.setup(space, seeding.stream(seq, "strategy"), ctx))
+    path, sha = run_paths.strategy_state, manifest.get("strategy_state_sha256")
+    if sha is not None:
+        if not path.is_file():
+            raise DataCorrupt(f"{path} is missing (deleted or moved?) though {run_paths.manifest.name} records it; "
+                              f"put it back or rerun the search with --force")
+        if atomic.sha256_file(path) != sha:
+            raise DataCorrupt(f"{path} does not match its manifest's checksum; rerun that run with --force")
+        state = storage.unpack_state(path, manifest["run_id"], cfg["seed"])
+        guard("load_state_dict", lambda: strategy.load_state_dict(state))
     elif type(strategy).recommend is not Strategy.recommend:
         notes.append(f"{cfg['strategy']} seed={cfg['seed']}: no stored strategy state "
-                     f"({manifest.get('strategy_state', 'run made before states were kept')}); its model "
-                     f"cannot be sampled, rerun the search with --force")
+                     f"({manifest.get('strategy_state', 'none recorded')}); its model cannot be sampled, rerun the "
+                     f"search with --force")
         return None
     return strategy
 
@@ -234,15 +280,85 @@ def shared_evaluator(cache: dict, entry, cfg: dict, space, data_dir, options: Ev
 
 
 def read_search_manifest(run_paths: storage.RunPaths) -> dict:
-    """The manifest of a complete run whose trajectory matches its checksum (else a one-line error)."""
+    """The manifest of a complete run, checked (else a one-line error naming the file): its seal
+    (``storage.seal_problem``), its shape, that it is the run its location names
+    (``identity_problem``), and the trajectory's checksum."""
     m = storage.read_manifest(run_paths.manifest)
     if not m or m.get("status") != "complete":
         raise HarnessError(f"{run_paths.trajectory} is not a complete run; finish it with `python -m harness "
                            f"run` before its final phase")
+    why = storage.seal_problem(m) or shape_problem(m) or identity_problem(run_paths, m)
+    if why:
+        raise DataCorrupt(f"{run_paths.manifest} {why}")
+    if not run_paths.trajectory.is_file():
+        raise DataCorrupt(f"{run_paths.trajectory} is missing (deleted or moved?) though its manifest is there; "
+                          f"rerun that run with --force")
     if atomic.sha256_file(run_paths.trajectory) != m.get("trajectory_sha256"):
         raise DataCorrupt(f"{run_paths.trajectory} does not match its manifest's checksum; rerun that run "
                           f"with --force")
     return m
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def shape_problem(m: dict) -> str:
+    """What the final phase cannot read in a manifest ("" when nothing)."""
+    fix = "; rerun that run with --force"
+    cfg = m.get("config")
+    if not isinstance(cfg, dict):
+        return f"has no 'config' object{fix}"
+    for key in ("space", "dataset", "strategy"):
+        if not isinstance(cfg.get(key), str):
+            return f"has no text config.{key}{fix}"
+    for key in ("seed", "root_seed"):
+        if not _is_int(cfg.get(key)):
+            return f"has config.{key} {cfg.get(key)!r}, not a whole number{fix}"
+    if not isinstance(cfg.get("strategy_params", {}), dict):
+        return f"has config.strategy_params {safe_repr(cfg.get('strategy_params'))}, not an object{fix}"
+    if not isinstance(m.get("run_id"), str):
+        return f"has no run_id{fix}"
+    if not _is_int(m.get("fidelity")):
+        return f"has fidelity {safe_repr(m.get('fidelity'))}, not a whole number of epochs{fix}"
+    report = m.get("report")
+    if not (isinstance(report, dict) and all(
+            isinstance(report.get(k), list) and len(report[k]) == 2 and isinstance(report[k][0], str)
+            and _is_int(report[k][1]) for k in ("val", "test"))):
+        return f"has no report {{val, test}} [dataset, fidelity] pairs{fix}"
+    return ""
+
+
+def identity_problem(run_paths: storage.RunPaths, m: dict) -> str:
+    """Whether the manifest is of the run its location names: folder ``<space>/<dataset>/<strategy>``
+    and file ``seed=<k>`` against its config, and its run id against the hash of that config
+    (``RunConfig.run_id``). A copied, moved or edited run is refused, never evaluated as another."""
+    cfg = m["config"]
+    fix = "; a run is only valid where it was written: rerun it there with --force"
+    for key, where in zip(("space", "dataset", "strategy", "seed"), run_paths.identity()):
+        if cfg[key] != where:
+            return f"has config.{key} {cfg[key]!r}, but lies at {key} {where!r} (moved, copied or edited){fix}"
+    fields_ = dict(cfg)
+    fields_["strategy_params"] = tuple(fields_.get("strategy_params", {}).items())
+    for key in ("report_val", "report_test"):
+        if isinstance(fields_.get(key), list):
+            fields_[key] = tuple(fields_[key])
+    try:
+        run_id = RunConfig(**fields_).run_id
+    except HarnessError as exc:
+        return f"has an invalid config ({exc}){fix}"
+    except (TypeError, ValueError) as exc:
+        return f"has a malformed config ({str(exc).splitlines()[0]}){fix}"
+    if run_id != m["run_id"]:
+        return f"has run_id {m['run_id']!r}, but its config hashes to {run_id!r} (edited){fix}"
+    fidelity = cfg.get("fidelity")
+    if fidelity is not None and m["fidelity"] != fidelity:
+        return f"has fidelity {m['fidelity']!r}, but its config says {fidelity!r} (edited){fix}"
+    for key in ("val", "test"):  # the report columns the runner read: the config's, or the search fidelity's
+        want = list(cfg.get(f"report_{key}") or (cfg["dataset"], m["fidelity"]))
+        if m["report"][key] != want:
+            return f"has report.{key} {m['report'][key]!r}, but its config makes it {want!r} (edited){fix}"
+    return ""
 
 
 class FinalRun:
@@ -250,8 +366,10 @@ class FinalRun:
 
     def __init__(self, run_paths: storage.RunPaths, protocol: FinalProtocol, data_dir=None, *,
                  options: EvaluatorOptions = EvaluatorOptions(), force: bool = False,
-                 evaluators: dict | None = None):
+                 evaluators: dict | None = None, strategy_timeout_s: float | None = None):
         self.run_paths, self.protocol, self.data_dir = run_paths, protocol, data_dir
+        self.strategy_timeout_s = strategy_timeout_s
+        """Seconds one strategy call may take (``--strategy-timeout``); past it, ``StrategyTimeout``."""
         self.evaluators = {} if evaluators is None else evaluators
         """Stateless evaluators by (space, dataset), shared by the runs of one command (a table loads once)."""
         self.options, self.force = options, force
@@ -272,24 +390,44 @@ class FinalRun:
 
     def _items(self, strategy: Strategy | None, history: list[Observation], space, manifest: dict) -> list[Item]:
         n = self.protocol.samples
+        name = manifest["config"]["strategy"]
         chosen: list[tuple[str, list]] = []
         if strategy is not None:
-            chosen.append(("model", list(strategy.recommend(n, final_rng(manifest), history))))
-        if manifest["config"]["strategy"] in self.protocol.top_k_for:
+            chosen.append(("model", self._recommend(strategy, n, final_rng(manifest), history)))
+        if name in self.protocol.top_k_for:
             chosen.append(("top", best_observed(history, n)))
         items = []
         for selection, proposals in chosen:
             for k, p in enumerate(proposals[:n]):
                 p = p if isinstance(p, Proposal) else Proposal(p)
                 try:
-                    valid = space.is_valid(p.arch)
+                    info = tuple((str(key), value) for key, value in p.info)
+                    json.dumps(dict(info), default=float)
+                except Exception:  # noqa: BLE001 - a user's info may be anything
+                    items.append(Item(selection, k, None, "", "", (), invalid="the proposal's info is not (name, "
+                                      "number or text) pairs"))
+                    continue
+                try:
+                    valid = bool(space.is_valid(p.arch))
+                    ident = (space.to_str(p.arch), space.canonical_id(p.arch)) if valid else None
                 except Exception:  # noqa: BLE001 - a user's object may break is_valid
-                    valid = False
-                if valid:
-                    items.append(Item(selection, k, p.arch, space.to_str(p.arch), space.canonical_id(p.arch), p.info))
+                    ident = None
+                if ident is not None:
+                    items.append(Item(selection, k, p.arch, *ident, info))
                 else:
-                    items.append(Item(selection, k, None, "", "", p.info, invalid=f"not a valid {space.name} architecture"))
+                    items.append(Item(selection, k, None, "", "", info,
+                                      invalid=f"not a valid {space.name} architecture"))
         return items
+
+    def _recommend(self, strategy: Strategy, n: int, rng: np.random.Generator, history: list[Observation]) -> list:
+        """``strategy.recommend``'s proposals as a list, through the runner's guard; a one-line error
+        when it returns no collection of proposals."""
+        guard = strategy_guard(self.strategy_name, self.strategy_timeout_s)
+        got = guard("recommend", lambda: strategy.recommend(n, rng, history))
+        if got is None or isinstance(got, (str, bytes, dict)) or not hasattr(got, "__iter__"):
+            raise HarnessError(f"strategy {self.strategy_name!r} recommend() returned {safe_repr(got, 60)}, not a list "
+                               f"of architectures; fix it and rerun the same command")
+        return guard("recommend", lambda: list(itertools.islice(got, n)))
 
     # ------------------------------------------------------------------ stages
     def _stage(self, b: int, stage: str, repeat: int, items: list[Item], fidelity: int, answer) -> None:
@@ -384,8 +522,10 @@ class FinalRun:
             entry = get_benchmark(cfg["space"])
             space = entry.make_space(cfg["dataset"])
             evaluator = shared_evaluator(self.evaluators, entry, cfg, space, self.data_dir, self.options)
-            history = history_of(storage.read_trajectory(self.run_paths.trajectory), space)
-            strategy = rebuild_strategy(self.run_paths, manifest, space, evaluator, self.notes)
+            trajectory = storage.read_trajectory(self.run_paths.trajectory)
+            history = history_of(trajectory, space, self.run_paths.trajectory)
+            check_against_table(trajectory, space, evaluator, self.run_paths.trajectory)
+            strategy = rebuild_strategy(self.run_paths, manifest, space, evaluator, self.notes, self.strategy_timeout_s)
             items = self._items(strategy, history, space, manifest)
 
             target = final_evaluator_target(cfg["space"], cfg["dataset"])
@@ -477,10 +617,10 @@ def find_runs(results: Path, space: str | None = None, dataset: str | None = Non
     out = []
     for m in sorted(Path(results).glob("*/*/*/seed=*.run.json")):
         sp, ds, st = m.parts[-4], m.parts[-3], m.parts[-2]
-        try:
-            seed = int(m.name.removeprefix("seed=").removesuffix(".run.json"))
-        except ValueError:
+        digits = m.name.removeprefix("seed=").removesuffix(".run.json")
+        if not digits.isdigit() or m.name != f"seed={int(digits)}.run.json":  # not a name the runner writes
             continue
+        seed = int(digits)
         if (space and sp != space) or (dataset and ds != dataset) or (strategies and st not in strategies) \
                 or (seeds is not None and seed not in seeds):
             continue

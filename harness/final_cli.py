@@ -6,6 +6,10 @@ runs at a time in worker processes (each run's files depend on that run alone, s
 same for any number; a trained final evaluator also parallelises its trainings, ``--train-workers``),
 then a one-line summary per strategy. The exact distribution of each learned generator follows its
 run where the space is small enough to enumerate (``harness.exact``).
+
+A run whose files fail their checks or whose strategy raises or outlives ``--strategy-timeout``
+costs that run alone: one ``error:`` line naming it, the other runs go on, what is written stays
+(its journal too), and the command exits 2.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.cli import _positive_int  # cli imports this module only inside build_parser
+from harness.cli import _positive_float, _positive_int  # cli imports this module only inside build_parser
 from harness.errors import HarnessError
 
 
@@ -40,6 +44,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     f.add_argument("--device", default="auto", help="training device: auto, cpu, cuda[:N]")
     f.add_argument("--train-workers", type=_positive_int, default=1, help="parallel trainings of a trained final evaluator")
     f.add_argument("--force", action="store_true", help="redo final phases that are already complete")
+    f.add_argument("--strategy-timeout", type=_positive_float,
+                   help="seconds one strategy call (recommend(), dag_log_prob(), rebuilding it) may take; past it that "
+                        "run's final phase is recorded as failed (rerun retries it)")
     f.add_argument("--workers", type=_positive_int, help="runs processed at a time, in worker processes (default: "
                    "the number of cores divided by --train-workers)")
     return f
@@ -49,15 +56,38 @@ _EVALUATORS: dict = {}
 """Evaluators this process has opened, shared by the runs it processes (a table is read once)."""
 
 
-def _final_of_run(paths, protocol, data_dir, options, force: bool, exact: bool):
+def _final_of_run(paths, protocol, data_dir, options, force: bool, exact: bool, timeout_s: float | None = None):
     """(final outcome, exact summary or None) of one search run: its final phase, then its exact
-    distribution. Runs in this process or in a worker."""
+    distribution. Runs in this process or in a worker. A one-line problem of this run is returned
+    in the outcome's ``failed`` (the other runs go on), never raised."""
     from harness.exact import ExactRun  # noqa: PLC0415
-    from harness.final import FinalRun  # noqa: PLC0415
+    from harness.final import FinalOutcome, FinalRun  # noqa: PLC0415
+    from harness.runner import StrategyTimeout  # noqa: PLC0415
 
-    outcome = FinalRun(paths, protocol, data_dir, options=options, force=force, evaluators=_EVALUATORS).execute()
-    summary = ExactRun(paths, data_dir, force=force, evaluators=_EVALUATORS).execute() if exact else None
+    space, dataset, strategy, seed = paths.identity()
+    label = f"{space}/{dataset}/{strategy} seed={seed}"
+    try:
+        outcome = FinalRun(paths, protocol, data_dir, options=options, force=force, evaluators=_EVALUATORS,
+                           strategy_timeout_s=timeout_s).execute()
+    except (HarnessError, StrategyTimeout) as exc:
+        return FinalOutcome(strategy, -1 if seed is None else seed, skipped=False, failed=f"{label}: {_why(exc)}"), None
+    try:
+        summary = ExactRun(paths, data_dir, force=force, evaluators=_EVALUATORS,
+                           strategy_timeout_s=timeout_s).execute() if exact else None
+    except (HarnessError, StrategyTimeout) as exc:
+        outcome.failed, summary = f"{label}, its exact distribution: {_why(exc)}", None
     return outcome, summary
+
+
+def _why(exc: Exception) -> str:
+    """The one line of a run's failure; a timeout says how to retry."""
+    from harness.runner import StrategyTimeout  # noqa: PLC0415
+
+    line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, StrategyTimeout):
+        line += "; that run's final phase failed (its journal is kept): rerun the same command, with a larger " \
+                "--strategy-timeout if it needs longer"
+    return line
 
 
 def _run_all(jobs: list[tuple], workers: int) -> list[tuple]:
@@ -115,18 +145,25 @@ def cmd_final(args, console: Console) -> int:
         protocol = final_protocols.resolve(args.protocol, space, dataset, samples=args.samples, repeats=args.repeats,
                                            screen_epochs=args.screen_epochs, keep=args.keep,
                                            final_epochs=args.final_epochs)
-        jobs.append((paths, protocol, args.data_dir, options, args.force, not args.no_exact and enumerable(space, dataset)))
+        exact = not args.no_exact and enumerable(space, dataset)
+        jobs.append((paths, protocol, args.data_dir, options, args.force, exact, args.strategy_timeout))
     workers = args.workers or max(1, default_workers() // args.train_workers)
     outcomes, notes = [], set()
     for o, _ in _run_all(jobs, workers):
         outcomes.append(o)
         notes.update(o.notes)
-    done = [o for o in outcomes if not o.skipped]
-    out.print(f"final: {len(done)} run(s) evaluated, {len(outcomes) - len(done)} already complete "
-              f"({sum(o.wall_s for o in done):.1f} s)", highlight=False)
+    failed = [o for o in outcomes if o.failed]
+    done = [o for o in outcomes if not o.skipped and not o.failed]
+    skipped = sum(o.skipped and not o.failed for o in outcomes)
+    out.print(f"final: {len(done)} run(s) evaluated, {skipped} already complete"
+              f"{f', {len(failed)} failed' if failed else ''} ({sum(o.wall_s for o in done):.1f} s)", highlight=False)
     _summary(outcomes, out)
     for note in sorted(notes):
         console.print(f"[yellow]warning:[/yellow] {note}", highlight=False, soft_wrap=True)
+    for o in failed:
+        console.print(f"error: {o.failed}", markup=False, highlight=False, soft_wrap=True)
+    if failed:
+        return 2
     out.print(f"next: python -m harness report --results {args.results}  (Tables 1, 2, 3, 6, 9 and the final figure)",
               highlight=False, markup=False)
     return 0

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 import harness
-from harness import seeding, statefile, storage
+from harness import atomic, dynamics, seeding, storage
 from harness.budget import Budget
 from harness.config import BENCH_DRAW, RunConfig
 from harness.contracts import Evaluator, EvaluatorOptions, Proposal, Result, RunContext
@@ -174,8 +174,11 @@ class Run:
     def __init__(self, cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
                  progress: ProgressFn | None = None, evaluator: Evaluator | None = None,
                  options: EvaluatorOptions = EvaluatorOptions(), strategy_timeout_s: float | None = None,
-                 stop: Callable[[], bool] | None = None, refuse_conflicts: bool = False):
+                 stop: Callable[[], bool] | None = None, refuse_conflicts: bool = False,
+                 trace_every: int | None = None):
         self.cfg, self.out, self.data_dir, self.force = cfg, Path(out), data_dir, force
+        self.trace_every = dynamics.DEFAULT_EVERY if trace_every is None else trace_every
+        """Queries between two points of the learning-dynamics trace (``harness.dynamics``; 0 = off)."""
         self.progress, self.evaluator, self.options = progress, evaluator, options
         self.strategy_timeout_s = strategy_timeout_s
         self.stop = stop
@@ -189,6 +192,11 @@ class Run:
         self.rows: list[storage.Row] = []
         self.timing: list[dict] = []
         self.batch_no = 0
+
+    @property
+    def dynamics_path(self) -> Path:
+        """``seed=K.dynamics.parquet`` beside the trajectory (``harness.dynamics``)."""
+        return self.paths.trajectory.with_name(self.paths.trajectory.name.replace(".parquet", ".dynamics.parquet"))
 
     @staticmethod
     def paths_of(cfg: RunConfig, out) -> storage.RunPaths:
@@ -236,6 +244,7 @@ class Run:
         context = RunContext(fidelities=tuple(ev.fidelities), fidelity=fidelity, budget=cfg.budget,
                              time_budget=cfg.time_budget, batch_size=cfg.batch_size)
         _guard(cfg, "setup", lambda: strategy.setup(space, seeding.stream(seq, "strategy"), context))
+        self.trace = dynamics.DynamicsTrace.maybe(self.trace_every, strategy, space, ev, self.report_val, cfg.seed)
         self.bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
         self.budget = Budget(queries=cfg.budget, time_s=cfg.time_budget, dedup=cfg.dedup,
                              max_failures=cfg.max_failures, fidelity=fidelity, label=f"{cfg.space}/{cfg.dataset}",
@@ -346,6 +355,9 @@ class Run:
         for t in self.timing[-len(queries):]:
             t["strategy_s"] = per_query
         self.batch_no += 1
+        if self.trace is not None:
+            _guard(self.cfg, "dag_log_prob", lambda: self.trace.after_tell(len(self.rows), self.budget.exhausted()),
+                   self.strategy_timeout_s)
         if self.progress is not None:
             self.progress(self.budget.charged, self.cfg.budget if self.cfg.budget is not None else 0)
         self.budget.check_limits()
@@ -383,6 +395,9 @@ class Run:
         if why:
             manifest["strategy_state"] = f"not stored: {why}"
             self.report_missing.append(f"{cfg.strategy} seed={cfg.seed}: final strategy state not stored ({why})")
+        if self.trace is not None and self.trace.rows:
+            atomic.write_parquet(self.dynamics_path, self.trace.table())
+            manifest["dynamics_sha256"] = atomic.sha256_file(self.dynamics_path)
         timing = {name: [t[name] for t in self.timing] for name in storage.TIMING_SCHEMA.names}
         storage.write_run(self.paths, storage.rows_table(self.rows), storage.to_table(timing, storage.TIMING_SCHEMA),
                           manifest, strategy_state=state)
@@ -402,7 +417,7 @@ class Run:
         """The strategy's ``state_dict`` as a state file (``harness.statefile``), or why it cannot be:
         the final phase reads it, so a failure is reported but never costs the finished trajectory."""
         try:
-            return statefile.dumps(self.strategy.state_dict()), ""
+            return storage.pack_state(self.run_id, self.cfg.seed, self.strategy.state_dict()), ""
         except Exception as exc:  # noqa: BLE001 - a user's state may hold anything
             return None, f"{type(exc).__name__} in state_dict(): {str(exc).splitlines()[0] if str(exc) else ''}"
 
@@ -439,10 +454,13 @@ class Run:
 def execute(cfg: RunConfig, out: Path, data_dir=None, *, force: bool = False,
             progress: ProgressFn | None = None, evaluator: Evaluator | None = None,
             options: EvaluatorOptions = EvaluatorOptions(), strategy_timeout_s: float | None = None,
-            stop: Callable[[], bool] | None = None, refuse_conflicts: bool = False) -> RunOutcome:
+            stop: Callable[[], bool] | None = None, refuse_conflicts: bool = False,
+            trace_every: int | None = None) -> RunOutcome:
     """Run one configuration to its budget and write its files (skipped when already complete).
 
-    ``evaluator`` replaces the space's benchmark (conformance tests use a synthetic one).
+    ``evaluator`` replaces the space's benchmark (conformance tests use a synthetic one);
+    ``trace_every``: queries between two learning-dynamics points (``harness.dynamics``; 0 = off).
     """
     return Run(cfg, out, data_dir, force=force, progress=progress, evaluator=evaluator, options=options,
-               strategy_timeout_s=strategy_timeout_s, stop=stop, refuse_conflicts=refuse_conflicts).execute()
+               strategy_timeout_s=strategy_timeout_s, stop=stop, refuse_conflicts=refuse_conflicts,
+               trace_every=trace_every).execute()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from harness import atomic
 from harness.errors import DataCorrupt
 
 _TREE = "__tree__"
+MAX_STATE_BYTES = 1 << 28
+"""Largest total the members of a state file may inflate to (256 MiB); real states (histories,
+model weights and optimiser moments of the shipped strategies) are kilobytes to a few MB."""
 
 
 def _pack(obj: Any, arrays: list[np.ndarray]) -> Any:
@@ -83,13 +87,42 @@ def dumps(state: Any) -> bytes:
     return buf.getvalue()
 
 
+_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _check_sizes(blob: bytes) -> None:
+    """ValueError unless every member of the npz ``blob`` declares a size within ``MAX_STATE_BYTES``
+    in total and each array header asks for no more data than its member declares. Nothing is
+    inflated beyond the array headers (zipfile stops reading a member at its declared size)."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        members = zf.infolist()
+        total = sum(m.file_size for m in members)
+        if total > MAX_STATE_BYTES:
+            raise ValueError(f"its members would inflate to {total:,} bytes, more than the {MAX_STATE_BYTES:,} a state "
+                             f"file may hold")
+        for m in members:
+            with zf.open(m) as fh:
+                version = np.lib.format.read_magic(fh)
+                if version not in _HEADERS:
+                    raise ValueError(f"member {m.filename} has .npy format {version}, not one numpy.savez writes")
+                shape, _, dtype = _HEADERS[version](fh)
+                need = math.prod(shape) * dtype.itemsize
+                if need > m.file_size:
+                    raise ValueError(f"member {m.filename} declares an array of {need:,} bytes in {m.file_size:,}")
+
+
 def loads(blob: bytes, name: str = "<state>") -> Any:
     try:
+        _check_sizes(blob)
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             tree = json.loads(npz[_TREE].tobytes().decode())
             arrays = {k: npz[k] for k in npz.files if k != _TREE}
         return _unpack(tree, arrays)
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise DataCorrupt(f"{name} is not a harness state file (its tree is nested too deeply); "
+                          f"rerun that run with --force") from None
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, EOFError, zipfile.BadZipFile,
+            AttributeError) as exc:
         raise DataCorrupt(f"{name} is not a harness state file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
                           f"rerun that run with --force") from None
 

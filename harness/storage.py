@@ -5,19 +5,25 @@ Layout: ``<out>/<space>/<dataset>/<strategy>/seed=<k>.parquet`` (the trajectory)
 (resolved config, versions, checksums). Measured times can never repeat exactly, so they live
 in the timing file: the trajectory itself is byte-identical for the same seed. The manifest is
 written last and marks the run complete. Incumbents are derived in reports, never stored.
+
+Nothing read back is trusted: the manifest is sealed (``manifest_sha256`` over its canonical JSON,
+``seal``/``seal_problem``), it carries the checksums of the trajectory and the strategy state, and
+``read_trajectory`` range-checks every value a report or the final phase computes with.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from harness import atomic
-from harness.errors import HarnessError
+from harness.errors import DataCorrupt, HarnessError
 
 SCHEMA_VERSION = 1
 
@@ -81,6 +87,14 @@ class RunPaths:
     lock: Path
     """Held (``harness.locks``) by the one command writing this run."""
 
+    def identity(self) -> tuple[str, str, str, int | None]:
+        """(space, dataset, strategy, seed) as the files' location names them (seed None when the
+        file name is not ``seed=<k>.parquet``): what the manifest inside must agree with."""
+        space, dataset, strategy = self.trajectory.parts[-4:-1]
+        digits = self.trajectory.name.removeprefix("seed=").removesuffix(".parquet")
+        seed = int(digits) if digits.isdigit() and self.trajectory.name == f"seed={int(digits)}.parquet" else None
+        return space, dataset, strategy, seed
+
     @classmethod
     def of(cls, out: Path, space: str, dataset: str, strategy: str, seed: int) -> "RunPaths":
         base = Path(out) / space / dataset / strategy
@@ -109,7 +123,7 @@ def write_run(paths: RunPaths, trajectory: pa.Table, timing: pa.Table, manifest:
         if strategy_state is not None:
             atomic.write_bytes(paths.strategy_state, strategy_state)
             manifest["strategy_state_sha256"] = atomic.sha256_file(paths.strategy_state)
-        atomic.write_json(paths.manifest, _json_safe(manifest))
+        atomic.write_json(paths.manifest, seal(manifest))
     except PermissionError as exc:
         raise HarnessError(f"cannot write results to {paths.trajectory.parent} ({exc.strerror}); pass a writable --out") from None
     except OSError as exc:
@@ -124,6 +138,61 @@ def _json_safe(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_json_safe(v) for v in obj]
     return obj
+
+
+SEAL = "manifest_sha256"
+
+
+def _digest(manifest: dict) -> str:
+    """sha256 of the manifest's canonical JSON, its seal left out."""
+    body = {k: v for k, v in manifest.items() if k != SEAL}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()).hexdigest()
+
+
+def seal(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as stored (JSON-safe), with ``manifest_sha256`` over everything else in it."""
+    safe = _json_safe({k: v for k, v in manifest.items() if k != SEAL})
+    return dict(safe, **{SEAL: _digest(safe)})
+
+
+def seal_problem(manifest: dict) -> str:
+    """Why a manifest's seal does not vouch for it ("" when it does).
+
+    A manifest without a seal (written by harness code older than the seal) is *refused*, not
+    accepted with a warning: a check that deleting one key switches off checks nothing, and every
+    run is deterministic, so rerunning it with ``--force`` rewrites the same trajectory, sealed."""
+    if SEAL not in manifest:
+        return "has no manifest_sha256 seal (written by an older harness); rerun that run with --force"
+    try:
+        ok = manifest[SEAL] == _digest(manifest)
+    except (TypeError, ValueError):  # a NaN or an object JSON cannot write
+        ok = False
+    return "" if ok else ("does not match its manifest_sha256 seal (edited after the run wrote it?); rerun that "
+                          "run with --force")
+
+
+def pack_state(run_id: str, seed: int, state: Any) -> bytes:
+    """A strategy's final ``state_dict`` as its state file, bound to its run: the run id and seed are
+    stored inside, so a state file copied from another run (even with the manifest's checksum fixed
+    and the manifest resealed) is recognised as that run's (``unpack_state``)."""
+    from harness import statefile  # noqa: PLC0415 - core module, imported where state files are written
+
+    return statefile.dumps({"run_id": run_id, "seed": seed, "state": state})
+
+
+def unpack_state(path: Path, run_id: str, seed: int) -> Any:
+    """The ``state_dict`` in the state file of run ``run_id`` (seed ``seed``), or a one-line ``DataCorrupt``
+    when the file is of another run or not a bound state file."""
+    from harness import statefile  # noqa: PLC0415
+
+    bound = statefile.load(path)
+    if not (isinstance(bound, dict) and set(bound) == {"run_id", "seed", "state"}):
+        raise DataCorrupt(f"{path} is not a state file of this harness (written by an older one?); rerun that run "
+                          f"with --force")
+    if bound["run_id"] != run_id or bound["seed"] != seed:
+        raise DataCorrupt(f"{path} holds the state of run {bound['run_id']!r} seed {bound['seed']!r}, not of this "
+                          f"run {run_id!r} seed {seed} (copied from another run?); rerun that run with --force")
+    return bound["state"]
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
@@ -145,6 +214,8 @@ def is_complete(paths: RunPaths, run_id: str, code: dict | None = None) -> bool:
         return False
     if code is not None and stale_because(manifest, code):
         return False
+    if seal_problem(manifest):
+        return False
     state_sha = manifest.get("strategy_state_sha256")  # absent when the state could not be stored
     if state_sha is not None and not (paths.strategy_state.is_file()
                                       and atomic.sha256_file(paths.strategy_state) == state_sha):
@@ -155,7 +226,7 @@ def is_complete(paths: RunPaths, run_id: str, code: dict | None = None) -> bool:
 def write_failed(paths: RunPaths, manifest: dict[str, Any]) -> None:
     """The manifest of a run that stopped without finishing (status "failed"): rerun, never skipped."""
     try:
-        atomic.write_json(paths.manifest, _json_safe(manifest))
+        atomic.write_json(paths.manifest, seal(manifest))
     except OSError as exc:
         raise HarnessError(f"writing {paths.manifest} failed ({exc.strerror}); free space or pass another --out") from None
 
@@ -194,14 +265,59 @@ def conflicting_run(paths: RunPaths, run_id: str) -> dict | None:
     return None
 
 
+STATUSES = ("ok", "invalid", "failed", "duplicate")
+ACCURACIES = ("val_acc", "test_acc", "report_val_acc", "report_test_acc")
+COSTS = ("cost_s", "cost_cum_s")
+
+
 def read_trajectory(path: Path) -> pa.Table:
+    """The trajectory at ``path``, its schema and values checked (``trajectory_problem``); a
+    one-line ``DataCorrupt`` naming the file otherwise."""
     try:
         table = atomic.read_parquet(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise HarnessError(f"cannot read trajectory {path} ({str(exc).splitlines()[0]}); rerun that run with --force") from None
+        raise DataCorrupt(f"cannot read trajectory {path} ({str(exc).splitlines()[0]}); rerun that run "
+                          f"with --force") from None
+    if "schema_version" not in table.schema.names:
+        raise DataCorrupt(f"{path} is no trajectory (no schema_version column); rerun that run with --force")
     version = table.column("schema_version")[0].as_py() if table.num_rows else SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise HarnessError(
             f"{path} has trajectory schema {version}, this harness reads {SCHEMA_VERSION}; rerun with --force"
         )
+    problem = trajectory_problem(table)
+    if problem:
+        raise DataCorrupt(f"{path}: {problem}; rerun that run with --force")
     return table
+
+
+def trajectory_problem(table: pa.Table) -> str:
+    """What is wrong with a trajectory's columns or values ("" when nothing): every column of
+    ``TRAJECTORY_SCHEMA`` of its type; statuses from ``STATUSES``; accuracies percent (NaN or in
+    [0, 100], finite validation on an ok row); costs non-negative and finite, or NaN (unknown: NB201's
+    cifar100 entries at 200 epochs have no training time)."""
+    wrong = [f.name for f in TRAJECTORY_SCHEMA
+             if f.name not in table.schema.names or table.schema.field(f.name).type != f.type]
+    if wrong:
+        return f"missing or mistyped columns: {', '.join(wrong)}"
+    col = {name: table.column(name).to_numpy(zero_copy_only=False) for name in ("status", *ACCURACIES, *COSTS)}
+    status = col["status"].astype(object)
+    bad = [s for s in dict.fromkeys(status.tolist()) if s not in STATUSES]
+    if bad:
+        return f"unknown status {bad[0]!r} (valid: {', '.join(STATUSES)})"
+    ok = status == "ok"
+    for name in ACCURACIES:
+        v = col[name].astype(np.float64)
+        out = ~np.isnan(v) & ((v < 0) | (v > 100))
+        if name == "val_acc":
+            out |= ok & ~np.isfinite(v)
+        if out.any():
+            q = int(np.flatnonzero(out)[0])
+            return f"row {q} has {name} {float(v[q])!r}, not a percentage in [0, 100]"
+    for name in COSTS:
+        v = col[name].astype(np.float64)
+        out = (v < 0) | np.isinf(v)
+        if out.any():
+            q = int(np.flatnonzero(out)[0])
+            return f"row {q} has {name} {float(v[q])!r}, not a non-negative number of seconds"
+    return ""

@@ -30,6 +30,11 @@ from harness.runner import RunOutcome
 
 
 MAX_SEEDS = 10_000
+MAX_TIMEOUT_S = 1e7
+"""The longest ``--strategy-timeout`` / ``--eval-timeout`` (115 days): larger values overflow the
+timers (``signal.setitimer``) that enforce them."""
+MAX_PARAM_DEPTH = 32
+"""How deeply a ``--param`` value may nest lists and objects (constructor arguments are flat)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class StudyRequest:
     train_workers: int | None = None
     eval_timeout: float | None = None
     strategy_timeout: float | None = None
+    trace_every: int | None = None
+    """Queries between two learning-dynamics points (``harness.dynamics``); None = its default, 0 = off."""
 
     def resolve(self) -> "Study":
         from blackboxes.registry import get_benchmark  # noqa: PLC0415 - the benchmark layer sits above the engine core
@@ -108,7 +115,7 @@ class StudyRequest:
             notices.append(f"no {entry.name} table in {table.table_path.parent}: using the one shipped with the harness "
                            f"(imported there once; `python -m harness data import {entry.name} <files>` for the "
                            f"official benchmark)")
-        data_sha = entry.stored(self.data_dir).manifest()["table_sha256"] if entry.uses_table(dataset) else ""
+        data_sha = entry.stored(self.data_dir).recorded_sha256() if entry.uses_table(dataset) else ""
         kwargs = {} if self.root_seed is None else {"root_seed": self.root_seed}
         template = RunConfig(
             space=entry.name, dataset=dataset, strategy=names[0], seed=self.first_seed, budget=budget,
@@ -119,6 +126,8 @@ class StudyRequest:
             report_val=protocol.resolve(dataset).report_val if protocol else None,
             report_test=protocol.resolve(dataset).report_test if protocol else None, **kwargs,
         )
+        for flag, value in (("--strategy-timeout", self.strategy_timeout), ("--eval-timeout", self.eval_timeout)):
+            check_timeout(flag, value)
         options = EvaluatorOptions(device=self.device or "auto", train_workers=self.train_workers or 1,
                                    timeout_s=self.eval_timeout)
         seeds = range(self.first_seed, self.first_seed + self.seeds)
@@ -129,7 +138,7 @@ class StudyRequest:
             raise HarnessError(f"--dedup unique charges each of {entry.name}'s {size:,} distinct cells once, so a budget "
                                f"of {budget:,} queries can never be spent; lower --budget or use --dedup per-call")
         study = Study.build(template, names, seeds, self.out, self.data_dir, force=self.force, params=params,
-                            options=options, strategy_timeout_s=self.strategy_timeout)
+                            options=options, strategy_timeout_s=self.strategy_timeout, trace_every=self.trace_every)
         if not self.force:
             study.refuse_overwrites()
         return replace(study, notices=tuple(notices))
@@ -147,12 +156,34 @@ def strategy_params(items: Sequence[str], names: Sequence[str]) -> dict[str, tup
         if strategy not in names:
             raise HarnessError(f"--param {item!r}: {strategy!r} is not among the strategies of this run "
                                f"({', '.join(names)})")
+        too_deep = (f"--param {target}: the value nests lists or objects more than {MAX_PARAM_DEPTH} deep; "
+                    f"pass a plain number, text or a shallow list")
         try:
             value = json.loads(text)
         except ValueError:
             value = text
+        except RecursionError:  # json gives up on a value nested about 1,000 deep
+            raise HarnessError(too_deep) from None
+        if _depth(value) > MAX_PARAM_DEPTH:
+            raise HarnessError(too_deep)
         out.setdefault(strategy, {})[key] = value
     return {s: tuple(sorted(kv.items())) for s, kv in out.items()}
+
+
+def _depth(value, limit: int = MAX_PARAM_DEPTH) -> int:
+    """Nesting depth of a JSON value (a scalar is 1), counted level by level without recursion and
+    no further than ``limit + 1``."""
+    level, frontier = 0, [value]
+    while frontier and level <= limit:
+        frontier = [v for x in frontier for v in (x.values() if isinstance(x, dict) else x if isinstance(x, list) else ())]
+        level += 1
+    return level if not frontier else limit + 1
+
+
+def check_timeout(flag: str, value: float | None) -> None:
+    """A one-line ``HarnessError`` unless ``value`` is None or positive, finite and at most ``MAX_TIMEOUT_S``."""
+    if value is not None and not (isinstance(value, (int, float)) and 0 < value <= MAX_TIMEOUT_S):
+        raise HarnessError(f"{flag} must be positive seconds, at most {MAX_TIMEOUT_S:g}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -169,11 +200,14 @@ class Study:
     registered at run time (``STRATEGIES.register`` in a script), not only the shipped registry's."""
     notices: tuple[str, ...] = ()
     """One-line messages for the user from resolving the request (e.g. the shipped table was used)."""
+    trace_every: int | None = None
+    """``--trace-every``: queries between two learning-dynamics points (None = ``harness.dynamics``'s default)."""
 
     @classmethod
     def build(cls, template: RunConfig, strategies: Iterable[str], seeds: Iterable[int], out, data_dir=None,
               force: bool = False, params: Mapping[str, tuple] | None = None,
-              options: EvaluatorOptions = EvaluatorOptions(), strategy_timeout_s: float | None = None) -> "Study":
+              options: EvaluatorOptions = EvaluatorOptions(), strategy_timeout_s: float | None = None,
+              trace_every: int | None = None) -> "Study":
         """One run per (strategy, seed); ``params`` maps a strategy to its constructor arguments."""
         from strategies.registry import STRATEGIES  # noqa: PLC0415
 
@@ -183,7 +217,7 @@ class Study:
                      for s in strategies for k in seeds)
         targets = tuple((s, STRATEGIES.target(s)) for s in strategies)
         return cls(runs, Path(out), None if data_dir is None else str(data_dir), force, options, strategy_timeout_s,
-                   targets=targets)
+                   targets=targets, trace_every=trace_every)
 
     def execute_run(self, cfg: RunConfig, progress=None, stop=None) -> RunOutcome:
         """One of the study's runs, with the study's settings (executors call this, in any process)."""
@@ -193,12 +227,13 @@ class Study:
             if name not in STRATEGIES or STRATEGIES.target(name) != target:
                 STRATEGIES.register(name, target)
         return runner.execute(cfg, self.out, self.data_dir, force=self.force, progress=progress, options=self.options,
-                              strategy_timeout_s=self.strategy_timeout_s, stop=stop, refuse_conflicts=True)
+                              strategy_timeout_s=self.strategy_timeout_s, stop=stop, refuse_conflicts=True,
+                              trace_every=self.trace_every)
 
     def runs_in_pool(self, executor: str, workers: int) -> bool:
-        """Whether ``run_study`` hands the runs to worker processes (Ray, or a pool of two or more),
-        leaving this process idle until they finish."""
-        return executor == "ray" or (executor == "process" and workers > 1 and len(self.runs) > 1)
+        """Whether ``run_study`` hands the runs to worker processes (Ray, serial's one worker, or a
+        pool of two or more), leaving this process idle until they finish."""
+        return executor in ("ray", "serial") or (executor == "process" and workers > 1 and len(self.runs) > 1)
 
     def longest_first(self) -> list[RunConfig]:
         """The runs in the order a pool should start them: the strategies' registered cost per run
@@ -248,7 +283,8 @@ def run_study(study: Study, workers: int | None = None, console: Console | None 
               show_progress: bool = True, executor: str = "process", ray_address: str | None = None) -> list[RunOutcome]:
     """Execute every run with the chosen executor, with rich progress bars per run and overall.
 
-    ``process`` with one worker (or one run) runs in this process, like ``serial``."""
+    ``serial`` runs them one at a time in a worker process (``harness.executors.run_serial``);
+    ``process`` with one worker (or one run) runs them in this process."""
     if executor not in EXECUTORS:
         raise HarnessError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     workers = default_workers() if workers is None else workers
@@ -284,6 +320,10 @@ def run_study(study: Study, workers: int | None = None, console: Console | None 
             from harness.executors import run_ray
 
             run_ray(study, workers, ray_address, on_progress, finish)
+        elif executor == "serial":
+            from harness.executors import run_serial
+
+            run_serial(study, on_progress, finish)
         elif not study.runs_in_pool(executor, workers):
             for cfg in study.runs:
                 key = (cfg.strategy, cfg.seed)

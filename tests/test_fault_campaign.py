@@ -1,7 +1,9 @@
 """The fault campaign's quick subset (benchmarks/fault_campaign.py --quick, issue #13's acceptance):
 one scenario of every family -- hostile data files, a tampered table, a corrupt journal and run,
 an interrupted process pool, two writers, a hanging strategy, bad arguments and paths, a report of
-absurd values -- every one clean. The full campaign (>= 200 scenarios) runs from the command line.
+absurd values, the final phase's inputs and the report's final tables damaged, strategy names that
+are paths, a strategy calling os._exit(0), FIFOs / unbounded downloads -- every one clean. The full
+campaign (>= 400 scenarios, ``--list`` counts them) runs from the command line.
 """
 from __future__ import annotations
 

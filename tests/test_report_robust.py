@@ -206,24 +206,27 @@ def test_cli_says_skipped_runs_on_stderr(tmp_path, capsys, unrendered):
     assert "seed=0.parquet: no complete manifest" in (out / "index.md").read_text()
 
 
-def test_nan_and_inf_accuracies_do_not_crash_the_report(tmp_path):
+def test_impossible_accuracies_skip_their_run_and_the_rest_is_drawn(tmp_path):
+    """An infinite accuracy is no accuracy (``storage.trajectory_problem``): its run is a named skipped
+    run, never a number in a table or a crash in a figure; NaN where nothing was measured is fine."""
     results, out, said = tmp_path / "results", tmp_path / "report", []
-    write_run(results, "alpha", 0, val=[50, INF, 70, NAN, 65], test=[40, 50, INF, NAN, -INF])
+    write_run(results, "alpha", 0, val=[50, INF, 70, 60, 65], test=[40, 50, INF, 60, -INF])
     write_run(results, "alpha", 1, val=[50, 60, 70, 80, 65], test=[40, 50, 60, 70, 80])
-    write_run(results, "beta", 0, val=[INF] * 5, test=[INF] * 5)
-    write_run(results, "beta", 1, val=[-INF] * 5, test=[NAN] * 5)
-    for seed in (0, 1):
-        write_run(results, "gamma", seed, val=[60, 61, 62, 63, 64], test=[60, 61, 62, 63, INF])
+    write_run(results, "gamma", 0, val=[60, NAN, 62, 63, 64], test=[60, 61, NAN, 63, 64],
+              status=["ok", "failed", "ok", "ok", "ok"])
+    write_run(results, "gamma", 1, val=[60, 61, 62, 63, 64], test=[60, 61, 62, 63, 64])
     groups = build_report(results, out, say=said.append)
     names = {f.name for f in groups[0]["files"]}
     assert {"curves_cifar10-valid_vs_queries.png", "ranks_cifar10-valid.png"} <= names
     assert not [line for line in said if "curves" in line or "ranks" in line]
+    skipped = [line for line in said if "alpha" in line and "seed=0" in line]
+    assert skipped and "trajectory unreadable" in skipped[0], said
 
 
 def test_no_finite_accuracy_is_one_line_about_the_figure(tmp_path):
     results, out, said = tmp_path / "results", tmp_path / "report", []
-    write_run(results, "beta", 0, val=[INF] * 5, test=[INF] * 5)
-    write_run(results, "gamma", 0, val=[-INF, NAN, INF, NAN, INF], test=[NAN] * 5)
+    write_run(results, "beta", 0, val=[NAN] * 5, test=[NAN] * 5, status=["failed"] * 5)
+    write_run(results, "gamma", 0, val=[NAN] * 5, test=[NAN] * 5, status=["invalid"] * 5)
     groups = build_report(results, out, say=said.append)
     curve_lines = [line for line in said if "curves_cifar10-valid" in line]
     assert curve_lines == ["nb201/custom: figure curves_cifar10-valid not drawn "

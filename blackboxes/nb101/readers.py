@@ -274,6 +274,9 @@ def read_naslib_json(path: Path) -> Frame:
         obj = json.loads(path.read_bytes(), object_pairs_hook=_unique_keys)
     except _Repeated as exc:
         raise DataCorrupt(f"{path}: key {exc.args[0]!r} appears twice (a cell given twice?); corrupt file") from None
+    except RecursionError:
+        raise DataCorrupt(f"{path} nests lists or objects too deeply for an NB101 statistics file; corrupt "
+                          f"file, pass NASLib's nb101 JSON") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataCorrupt(f"{path} is not valid JSON ({exc})") from None
     return _statistics_frame(path, obj, "naslib-json")

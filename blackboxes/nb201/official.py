@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from blackboxes.nb201.schema import unit_of
+from harness.data.formats import require_regular
 from harness.data.values import FIX, check_column
 from harness.errors import DataCorrupt, HarnessError
 from harness.safe_pickle import RefusedPickle, load_plain
@@ -299,6 +300,11 @@ def read_nats_archive(path: str | Path, *, allow_pickle: bool = False) -> pd.Dat
         raise HarnessError(f"{path} does not exist; pass the NATS-tss-v1_0-3ffb9-simple directory or its .tar")
     if not allow_pickle:
         raise HarnessError(f"{path}: {NATS_PICKLE_OPT_IN}")
+    if path.is_dir():  # nats_bench opens these; a FIFO or device among them would block or never end
+        for member in sorted(path.glob("*.pickle.pbz2")):
+            require_regular(member)
+    else:
+        require_regular(path)
     try:
         import nats_bench  # noqa: PLC0415 - optional dependency
     except ImportError:
@@ -347,8 +353,9 @@ def _read_nats_dir(nats_bench: Any, root: Path, name: str, label: str) -> pd.Dat
 def _load_pickle(path: Path) -> Any:
     """NASLib's NB201 pickles hold dicts, lists and numbers only: ``harness.safe_pickle`` refuses
     every other class, so a hostile file cannot run code while loading."""
-    if not path.is_file():
+    if not path.exists():
         raise HarnessError(f"{path} does not exist; pass NASLib's nb201_<dataset>_full_training.pickle")
+    require_regular(path)
     with open(path, "rb") as fh:
         if fh.read(3) == b"BZh":
             raise DataCorrupt(

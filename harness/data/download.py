@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,6 +30,12 @@ from harness.errors import DataCorrupt, HarnessError
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0
 """Seconds without data before a read fails (the download then resumes on the next try)."""
+STALL_BYTES = 16 << 10
+"""Fewer bytes than this in a whole ``TIMEOUT_S`` is a stalled download too (a server trickling a
+byte now and then never trips the socket timeout); it fails the same way and resumes next try."""
+MAX_UNPUBLISHED_BYTES = 8 << 30
+"""Most bytes a download whose size nobody published may bring (8 GiB; the largest official file,
+``nasbench_full.tfrecord``, is 2.1 GB): a server that streams forever fills no disk."""
 _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)$")
 
 
@@ -170,21 +177,34 @@ def _stream(url: str, part: Path, size: int | None, progress: bool, benchmark: s
                     f"{url} serves {total:,} bytes but the expected size of {part.name[:-5]} is {size:,}: "
                     f"it is not the expected file, check the URL"
                 )
+            limit = size if size is not None else MAX_UNPUBLISHED_BYTES
+            if total is not None and total > limit:
+                part.unlink(missing_ok=True)
+                raise DataCorrupt(f"{url} announces {total:,} bytes, more than the {limit:,} a download without a "
+                                  f"published size may bring; download it yourself and run `python -m harness data "
+                                  f"import {benchmark or '<benchmark>'} <file>`")
             total = total if total is not None else size
             hashes = _Hashes.of_prefix(part, offset)
             done, overflow = offset, False
+            window_start, window_done = time.monotonic(), done
             bar, task = _progress(part.name[:-5], total, done, progress)
             with bar, open(part, "ab" if offset else "wb") as fh:
                 while True:
                     try:
-                        chunk = resp.read(CHUNK)
+                        chunk = resp.read1(CHUNK)  # what has arrived, so a trickle is seen as one
                     except (OSError, http.client.HTTPException) as exc:
                         fh.flush()
                         raise _network_error(url, f"connection lost after {done:,} bytes ({_why(exc)})", benchmark) from None
                     if not chunk:
                         break
                     done += len(chunk)
-                    if size is not None and done > size:  # no Content-Length and more bytes than published
+                    if time.monotonic() - window_start >= TIMEOUT_S:
+                        if done - window_done < STALL_BYTES:
+                            fh.flush()  # the part holds what came before this chunk: the next try resumes
+                            raise _network_error(url, f"stalled after {done:,} bytes (fewer than {STALL_BYTES:,} "
+                                                      f"bytes in {TIMEOUT_S:g} s)", benchmark)
+                        window_start, window_done = time.monotonic(), done
+                    if done > limit:  # no Content-Length and more bytes than published (or than the cap)
                         overflow = True
                         break
                     fh.write(chunk)
@@ -194,6 +214,10 @@ def _stream(url: str, part: Path, size: int | None, progress: bool, benchmark: s
                 os.fsync(fh.fileno())
             if overflow:
                 part.unlink()
+                if size is None:
+                    raise DataCorrupt(f"{url} sent more than {limit:,} bytes, the most a download without a published "
+                                      f"size may bring; it was deleted, download it yourself and run `python -m "
+                                      f"harness data import {benchmark or '<benchmark>'} <file>`")
                 raise DataCorrupt(f"{url} sends more than the expected {size:,} bytes: it is not the expected file, check the URL")
             if total is not None and done < total:
                 raise _network_error(url, f"connection closed after {done:,} of {total:,} bytes", benchmark)

@@ -13,6 +13,8 @@ caller's own (NB101's TFRecord length checksum). Weak hints, such as a CSV heade
 """
 from __future__ import annotations
 
+import os
+import stat
 import tarfile
 from pathlib import Path
 from typing import Callable, Mapping
@@ -35,8 +37,22 @@ _PACKED = {"tar", "zip", "bzip2", "gzip"}
 Probe = Callable[[Path, bytes], bool]
 
 
+def require_regular(path: Path) -> None:
+    """A one-line ``DataCorrupt`` unless ``path`` is (a link to) a regular file: opening a FIFO
+    waits for a writer forever and a device such as /dev/zero never ends, whatever its name says."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise HarnessError(f"cannot read {path} ({exc.strerror or type(exc).__name__}); check the path and its permissions") from None
+    if not stat.S_ISREG(mode):
+        what = "a directory" if stat.S_ISDIR(mode) else "a special file (FIFO, device or socket)"
+        raise DataCorrupt(f"{path} is {what}, not a regular file; pass the downloaded file itself")
+
+
 def head(path: Path) -> bytes:
-    """The first bytes of ``path``; an unreadable file is a one-line ``HarnessError``."""
+    """The first bytes of ``path`` (a regular file, ``require_regular``); an unreadable file is a
+    one-line ``HarnessError``."""
+    require_regular(path)
     try:
         with open(path, "rb") as fh:
             return fh.read(HEAD_BYTES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 
 from harness import atomic
 from harness.errors import DataCorrupt, DataMissing, HarnessError
+from harness.registry import check_name
 
 TABLE_FORMAT_VERSION = 1
 ENV_DATA_DIR = "HARNESS_DATA"
@@ -64,9 +66,10 @@ class StoredTable:
             manifest = json.loads(self.manifest_path.read_text())
         except FileNotFoundError:
             raise self.missing_error() from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            why = exc.msg if hasattr(exc, "msg") else ("nested too deeply" if isinstance(exc, RecursionError) else exc)
             raise DataCorrupt(
-                f"{self.manifest_path} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc}); "
+                f"{self.manifest_path} is not valid JSON ({why}); "
                 f"re-import with `python -m harness data import {self.benchmark} <file>`"
             ) from None
         if not isinstance(manifest, dict):
@@ -79,6 +82,17 @@ class StoredTable:
             )
         return manifest
 
+    def recorded_sha256(self) -> str:
+        """The table checksum ``write_stored`` put in the manifest; a one-line ``DataCorrupt`` when
+        the manifest lacks it or holds something else (an edited manifest)."""
+        value = self.manifest().get("table_sha256")
+        if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise DataCorrupt(
+                f"{self.manifest_path} has no valid table_sha256 (got {value!r}): it was edited or is corrupt; "
+                f"re-import with `python -m harness data import {self.benchmark} <file>`"
+            )
+        return value
+
     def checksum_ok(self) -> bool:
         """Whether the table file still has the checksum ``write_stored`` put in its manifest.
 
@@ -88,7 +102,7 @@ class StoredTable:
         expected = self.manifest().get("table_sha256")
         if not self.table_path.is_file():
             raise self.missing_error()
-        return atomic.sha256_file(self.table_path) == expected
+        return isinstance(expected, str) and atomic.sha256_file(self.table_path) == expected
 
     def verified_sha256(self) -> str:
         """The checksum of the table file, after checking it equals the manifest's; a
@@ -99,7 +113,7 @@ class StoredTable:
         (``.verified.json``) under the file's size, mtime, ctime and inode: a change to any of them
         -- every write does, and ``touch`` cannot set ctime back -- hashes the file again.
         """
-        expected = self.manifest().get("table_sha256")
+        expected = self.recorded_sha256()
         if not self.table_path.is_file():
             raise self.missing_error()
         st = self.table_path.stat()
@@ -151,7 +165,7 @@ class StoredTable:
 
 
 def stored(benchmark: str, data_dir: str | os.PathLike | None = None, hint: str = "") -> StoredTable:
-    return StoredTable(benchmark, resolve_data_dir(data_dir) / benchmark, hint)
+    return StoredTable(benchmark, resolve_data_dir(data_dir) / check_name("benchmark", benchmark), hint)
 
 
 def write_stored(

@@ -21,9 +21,9 @@ import pandas as pd
 from harness import atomic
 from harness.errors import HarnessError
 from harness.protocols import PROTOCOLS
-from harness.report import curves, figures, final_tables, optima, publish, reference, selection, stats, tables
+from harness.report import curves, dynamics, figures, final_tables, optima, publish, reference, selection, stats, tables
 from harness.report.incumbent import at_checkpoint, incumbents
-from harness.report.load import load_results
+from harness.report.load import AfterSearch, load_after_search, load_results
 from harness.report.plotting import NotDrawn
 
 Say = Callable[[str], None]
@@ -118,10 +118,12 @@ def _draw_all(jobs: list[FigureJob], workers: int) -> list[tuple[list[Path], str
 
 
 def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, out: Path,
-                say: Say = lambda line: None, results: Path | None = None, workers: int = 1) -> dict:
+                say: Say = lambda line: None, results: Path | None = None, workers: int = 1,
+                after: AfterSearch | None = None) -> dict:
     """Every table, statistic and figure of one (space, protocol) group; a figure whose data cannot be
     drawn (``NotDrawn``) is left out, said in one line and noted in the group's index. ``workers``:
-    processes that draw the figures (see ``_draw_all``)."""
+    processes that draw the figures (see ``_draw_all``); ``after``: the verified final results
+    (``load_after_search``), read from ``results`` when not given."""
     group_dir = out / space / (protocol or "custom")
     not_drawn: list[str] = []
     jobs: list[FigureJob] = []
@@ -134,9 +136,11 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
     layout = tables.LAYOUTS.get(space, tables.search_tables)
     result_tables = layout(inc, space, caption, tables.Checkpoints(prot.checkpoints if prot else None, checkpoint, checkpoints))
     # after the search: Tables 1, 2, 3, 6, 9 and the exact distributions (harness.report.final_tables)
-    after, final_figs = final_tables.final_report(results, manifests, space, protocol, caption,
-                                                  group_dir / "figures") if results is not None else ([], [])
-    result_tables += after
+    if after is None and results is not None:
+        after = load_after_search(results, manifests)
+    after_tables, final_figs = final_tables.final_report(after, manifests, space, protocol, caption,
+                                                         group_dir / "figures") if after is not None else ([], [])
+    result_tables += after_tables
     files = []
     for t in result_tables:
         t.notes = notes + t.notes
@@ -171,7 +175,10 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
             (f"curves_{dataset}", curves.__name__, "plot_curves", (d_inc, title, fig_dir, f"curves_{dataset}", optimum)),
             (f"ranks_{dataset}", curves.__name__, "plot_ranks", (d_inc, "inc_report_val", fig_dir, f"ranks_{dataset}", title)),
             (f"fig3_{dataset}", figures.__name__, "fig3", (d_rows, space, title, fig_dir, f"fig3_{dataset}")),
-        ] + [  # one job per strategy (one figure each): the longest drawing, split across the workers
+        ] + ([  # the generators' exact distributions during the search, where runs traced them (harness.dynamics)
+            (f"dynamics_{dataset}", dynamics.__name__, "draw",
+             (results, manifests, d_inc, space, dataset, protocol, title, fig_dir, f"dynamics_{dataset}"))
+        ] if results is not None and dynamics.traced(manifests, space, dataset, protocol) else []) + [  # one job per strategy (one figure each): the longest drawing, split across the workers
             (f"top_archs_{dataset}", figures.__name__, "draw_top_architectures",
              (d_rows[d_rows["strategy"] == strategy], space, fig_dir, f"top_archs_{dataset}"))
             for strategy in sorted(d_rows["strategy"].unique())
@@ -299,15 +306,16 @@ def build_report(results: Path, out: Path, space: str | None = None, dataset: st
     say = say or (lambda line: None)
     results, out = Path(results), Path(out)
     loaded = load_results(results, space, dataset, say)
+    after = load_after_search(results, loaded.manifests, say)
     if Path(os.path.realpath(out)) in (Path(os.path.realpath(results)), *Path(os.path.realpath(results)).parents):
         raise HarnessError(f"--out {out} holds --results {results}, and the report replaces its folder whole; "
                            f"pass another --out")
     publish.check_destination(out)
     try:
         with publish.staged(out) as tmp:
-            groups = [build_group(g, loaded.manifests, sp, prot, tmp, say, results=results, workers=workers)
+            groups = [build_group(g, loaded.manifests, sp, prot, tmp, say, results=results, workers=workers, after=after)
                       for (sp, prot), g in loaded.rows.groupby(["space", "protocol"], sort=True)]
-            _write_index(tmp, results, loaded.rows, groups, loaded.problems)
+            _write_index(tmp, results, loaded.rows, groups, loaded.problems + after.problems)
     except OSError as exc:
         where = f" at {exc.filename}" if getattr(exc, "filename", None) else ""
         raise HarnessError(f"cannot write the report to {out} ({exc.strerror or exc}{where}); free disk space, make it "
