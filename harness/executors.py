@@ -179,9 +179,11 @@ def run_process(study, workers: int, on_progress, finish) -> None:
     progress_queue, stop_event = ctx.Queue(), ctx.Event()
     running: set[tuple] = set()
     pump_thread, halt = _pump(progress_queue, on_progress, running)
-    pool = _pool(ctx, min(workers, len(study.runs)), progress_queue, stop_event)
-    futures = {pool.submit(_run_in_worker, study, cfg): cfg for cfg in study.longest_first()}
-    try:
+    pool, futures = None, {}
+    try:  # the pool is started inside: a Ctrl-C while its workers spawn must still stop them
+        pool = _pool(ctx, min(workers, len(study.runs)), progress_queue, stop_event)
+        for cfg in study.longest_first():
+            futures[pool.submit(_run_in_worker, study, cfg)] = cfg
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -201,7 +203,8 @@ def run_process(study, workers: int, on_progress, finish) -> None:
         stop_event.set()  # running runs stop at their next batch, keeping their journals
         for fut in futures:
             fut.cancel()  # queued runs never start
-        _stop_workers(pool)
+        if pool is not None:
+            _stop_workers(pool)
         raise
     finally:
         halt.set()
