@@ -1098,7 +1098,7 @@ BAD_RUN_ARGS = [
     ["--time-budget", "nan"], ["--time-budget", "0"], ["--max-failures", "-1"], ["--strategy-timeout", "0"],
     ["--strategy-timeout", "-1"], ["--strategy-timeout", "nan"], ["--bench-seed", "99"], ["--bench-seed", "-7"],
     ["--protocol", "nope"], ["--root-seed", "-1"], ["--root-seed", "abc"], ["--bogus-flag"],
-    ["--report", ""],
+    ["--report", ""], ["--trace-every", "-1"], ["--trace-every", "abc"], ["--trace-every", "1.5"],
 ]
 BAD_OTHER_ARGS = [
     ["report", "--results", "{out}", "--space", "nope", "--out", "{dir}/r"],
@@ -1971,9 +1971,108 @@ def special_scenarios(c: Campaign) -> list[Scenario]:
 
 # ------------------------------------------------------------------ running and reporting
 
+def dynamics_scenarios(c: Campaign) -> list[Scenario]:
+    """``report`` on a study whose learning-dynamics traces (``seed=K.dynamics.parquet``) were damaged:
+    exit 0 with the damaged trace named in one line (never drawn), the results untouched, no
+    traceback or hang; and the same study with ``--trace-every 0`` gives the same trajectories."""
+    out: list[Scenario] = []
+    lock = threading.Lock()
+    study = c.root / "ref-D"
+
+    def prepared() -> Path:
+        with lock:  # built once, by the first scenario that needs it (2 REINFORCE seeds, a point every 5)
+            if not study.exists():
+                s = Scenario("setup", "dynamics", lambda s: None)
+                s.dir, s.env = c.root, c.env("setup-dynamics")
+                done = s.cli("run", "--space", "nb201", "--strategies", "reinforce", "--seeds", "2", "--budget", "20",
+                             "--trace-every", "5", "--executor", "serial", *QUIET, "--out", study.with_suffix(".tmp"),
+                             "--data-dir", c.data, timeout=300)
+                if done.rc != 0:
+                    raise SystemExit(f"setup: the traced study failed: {done.stderr[-300:]}")
+                os.replace(study.with_suffix(".tmp"), study)
+        return study
+
+    def add(name: str, tamper: Callable[[Path], None], quick: bool = False):
+        def body(s: Scenario) -> None:
+            res = s.dir / "out"
+            shutil.copytree(prepared(), res, symlinks=True)
+            tamper(res / "nb201" / "cifar10-valid" / "reinforce" / "seed=0")
+            before = _files(res)
+            done = s.cli("report", "--results", res, "--out", s.dir / "report", timeout=120, limit_mb=3072)
+            _no_survivors(s)
+            if _files(res) != before:
+                s.problem(LOST, "report changed the results folder")
+            if done.rc != 0:
+                s.problem(SILENT if not done.timed_out else HANG, f"report exited {done.rc} on a damaged trace")
+                return
+            if not re.search(r"trace left out: reinforce seed=0\b", done.stdout + done.stderr):
+                s.problem(SILENT, "exit 0 and no line names the damaged trace of reinforce seed=0")
+        out.append(Scenario("dynamics", name, body, quick=quick))
+
+    def trace(stem: Path) -> Path:
+        return stem.parent / (stem.name + ".dynamics.parquet")
+
+    def cut(stem: Path) -> None:
+        b = trace(stem).read_bytes()
+        trace(stem).write_bytes(b[: len(b) // 2])
+
+    def flip(stem: Path) -> None:
+        b = bytearray(trace(stem).read_bytes())
+        b[len(b) // 2] ^= 0x10
+        trace(stem).write_bytes(bytes(b))
+
+    def special(target: str):
+        def tamper(stem: Path) -> None:
+            trace(stem).unlink()
+            if target == "fifo":
+                os.mkfifo(trace(stem))
+            else:
+                os.symlink(target, trace(stem))
+        return tamper
+
+    def value(col: str, v: float, row: int = 1):
+        def tamper(stem: Path) -> None:
+            _edit_parquet(trace(stem), col, v, row)
+            _fix_sha(stem, ".dynamics.parquet", "dynamics_sha256")
+        return tamper
+
+    def big(stem: Path) -> None:
+        trace(stem).write_bytes(b"PAR1" + b"\0" * (17 << 20) + b"PAR1")
+        _fix_sha(stem, ".dynamics.parquet", "dynamics_sha256")
+
+    add("trace truncated", cut, quick=True)
+    add("trace bit-flipped", flip)
+    add("trace deleted", lambda stem: trace(stem).unlink())
+    add("trace a link to /dev/zero", special("/dev/zero"))
+    add("trace a FIFO", special("fifo"))
+    add("trace a link to a folder", special("/tmp"))
+    add("mass on the 10 best cells 5, checksums fixed", value("mass_top10", 5.0))
+    add("negative entropy, checksums fixed", value("entropy_nats", -1.0))
+    add("expected validation NaN, checksums fixed", value("expected_val", float("nan")))
+    add("query counts not increasing, checksums fixed", value("query", 0.0, row=2))
+    add("17 MiB of zeros as the trace, checksums fixed", big)
+
+    def untraced(s: Scenario) -> None:
+        res = s.dir / "out"
+        done = s.cli("run", "--space", "nb201", "--strategies", "reinforce", "--seeds", "2", "--budget", "20",
+                     "--trace-every", "0", "--executor", "serial", *QUIET, "--out", res, "--data-dir", c.data,
+                     timeout=300)
+        if done.rc != 0:
+            s.problem(SILENT, f"--trace-every 0 failed (exit {done.rc})")
+            return
+        for k in (0, 1):
+            rel = f"nb201/cifar10-valid/reinforce/seed={k}"
+            if (res / f"{rel}.parquet").read_bytes() != (prepared() / f"{rel}.parquet").read_bytes():
+                s.problem(SILENT, f"{rel}.parquet differs with the trace off")
+            if (res / f"{rel}.dynamics.parquet").exists():
+                s.problem(SILENT, f"{rel}.dynamics.parquet written with --trace-every 0")
+    out.append(Scenario("dynamics", "--trace-every 0 gives the traced study's trajectories", untraced))
+    return out
+
+
 FAMILIES = (import_scenarios, table_scenarios, results_scenarios, kill_scenarios, concurrency_scenarios,
             strategy_scenarios, arg_scenarios, path_scenarios, final_scenarios, report_final_scenarios,
-            name_scenarios, exit_scenarios, special_scenarios)
+            name_scenarios, exit_scenarios, special_scenarios, dynamics_scenarios)
 
 
 def run_one(c: Campaign, s: Scenario) -> Scenario:
@@ -2003,6 +2102,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work folder (printed) for inspection")
     ap.add_argument("--list", action="store_true", help="print the number of scenarios per family, run nothing")
     args = ap.parse_args(argv)
+    # A campaign started in the background of a non-interactive shell inherits SIGINT ignored, and so
+    # would every command it starts (exec keeps an ignored signal): the Ctrl-C scenarios would then
+    # test nothing. A handler here is reset to the default in each child.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.list:
         c = Campaign(Path(tempfile.gettempdir()) / "fault-campaign-list", np.random.default_rng(args.seed), args.quick)
         counts = Counter(s.family for fam in FAMILIES for s in fam(c))

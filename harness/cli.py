@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds one ask() or tell() may take; past it the run is recorded as failed (rerun retries it)")
     r.add_argument("--trace-every", type=_nonneg_int, metavar="K",
                    help="enumerable spaces (NB201): record a generative strategy's exact distribution every K queries "
-                        "and at the end (seed=N.dynamics.parquet, drawn by the report; default 25, 0 = off; "
+                        "and at the end (seed=N.dynamics.parquet, drawn by the report; default 50, 0 = off; "
                         "not part of the run id: the trajectory is the same either way)")
 
     rp = sub.add_parser("report", help="tables, curves and statistics from stored trajectories")

@@ -175,10 +175,7 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
             (f"curves_{dataset}", curves.__name__, "plot_curves", (d_inc, title, fig_dir, f"curves_{dataset}", optimum)),
             (f"ranks_{dataset}", curves.__name__, "plot_ranks", (d_inc, "inc_report_val", fig_dir, f"ranks_{dataset}", title)),
             (f"fig3_{dataset}", figures.__name__, "fig3", (d_rows, space, title, fig_dir, f"fig3_{dataset}")),
-        ] + ([  # the generators' exact distributions during the search, where runs traced them (harness.dynamics)
-            (f"dynamics_{dataset}", dynamics.__name__, "draw",
-             (results, manifests, d_inc, space, dataset, protocol, title, fig_dir, f"dynamics_{dataset}"))
-        ] if results is not None and dynamics.traced(manifests, space, dataset, protocol) else []) + [  # one job per strategy (one figure each): the longest drawing, split across the workers
+        ] + _dynamics_jobs(results, manifests, d_inc, space, dataset, protocol, title, fig_dir, say) + [  # one job per strategy (one figure each): the longest drawing, split across the workers
             (f"top_archs_{dataset}", figures.__name__, "draw_top_architectures",
              (d_rows[d_rows["strategy"] == strategy], space, fig_dir, f"top_archs_{dataset}"))
             for strategy in sorted(d_rows["strategy"].unique())
@@ -190,6 +187,19 @@ def build_group(rows: pd.DataFrame, manifests: dict, space: str, protocol: str, 
             say(f"{space}/{protocol or 'custom'}: figure {name} not drawn ({why_not})")
     _write_group_index(group_dir, space, protocol, result_tables, sel, repro, stat_tables, figs, not_drawn)
     return {"dir": group_dir, "tables": result_tables, "files": files + figs, "repro": repro}
+
+
+def _dynamics_jobs(results, manifests, inc, space, dataset, protocol, title, fig_dir, say: Say) -> list[FigureJob]:
+    """The learning-dynamics figure's job where runs of the table traced their generator
+    (``harness.dynamics``); every trace that cannot be believed is said in one line here."""
+    if results is None or not dynamics.traced(manifests, space, dataset, protocol):
+        return []
+    traces, problems = dynamics.load_traces(results, manifests, space, dataset, protocol)
+    for p in problems:
+        say(f"{space}/{protocol or 'custom'}: learning-dynamics trace left out: {p}")
+    final = at_checkpoint(inc, None) if len(inc) else inc
+    return [(f"dynamics_{dataset}", dynamics.__name__, "plot_dynamics",
+             (traces, final, problems, title, fig_dir, f"dynamics_{dataset}"))]
 
 
 def _md_frame(df: pd.DataFrame) -> str:

@@ -6,8 +6,8 @@ best cells and the expected validation accuracy against queries, one line per se
 coloured by the seed's final result (the report validation accuracy of its best-by-reward cell), so a
 seed whose distribution collapsed onto a poor region stands out from the healthy ones. A trace is
 believed only when it is a regular file whose sha256 is the one its run's manifest recorded and its
-values are possible (``harness.dynamics.check_table``); the others are named in the figure's
-``NotDrawn`` reason or left out with the count in the caption.
+values are possible (``harness.dynamics.check_table``); the report says each other one in a line
+(``harness.report.build``) and the caption counts them.
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def traced(manifests: dict, space: str, dataset: str, protocol: str) -> bool:
 def _trace_path(results: Path, key: tuple) -> Path:
     space, dataset, _protocol, strategy, seed = key
     return Path(results) / space / dataset / strategy / f"seed={seed}.dynamics.parquet"
+
 
 
 def load_traces(results: Path, manifests: dict, space: str, dataset: str, protocol: str) -> tuple[pd.DataFrame, list[str]]:
@@ -129,13 +130,3 @@ def plot_dynamics(traces: pd.DataFrame, final: pd.DataFrame, problems: list[str]
         caption += f"; {len(problems)} trace(s) left out"
     fig.suptitle(caption, fontsize=8)
     return save_figure(fig, out / stem)
-
-
-def draw(results: Path, manifests: dict, inc: pd.DataFrame, space: str, dataset: str, protocol: str,
-         title: str, out: Path, stem: str) -> list[Path]:
-    """The figure job the report runs (``harness.report.build``): load, then plot."""
-    from harness.report.incumbent import at_checkpoint  # noqa: PLC0415
-
-    traces, problems = load_traces(results, manifests, space, dataset, protocol)
-    final = at_checkpoint(inc[inc["dataset"] == dataset], None) if len(inc) else inc
-    return plot_dynamics(traces, final, problems, title, out, stem)
