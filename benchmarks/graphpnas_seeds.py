@@ -56,7 +56,9 @@ def run_cell(protocol: str, dataset: str, args, out: Path) -> float:
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{protocol}/{dataset}: the study failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
     return time.perf_counter() - t0
 
 
