@@ -22,7 +22,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from harness.contracts import Evaluator, SearchSpace
+from harness.contracts import Evaluator
 
 DEFAULT_EVERY = 50
 """Queries between two traced points by default: 3 points in a 150-query NB201 run (50, 100, 150),
@@ -53,21 +53,20 @@ class DynamicsTrace:
         self.rows: list[dict] = []
 
     @classmethod
-    def maybe(cls, every: int | None, strategy, space: SearchSpace, evaluator: Evaluator,
+    def maybe(cls, every: int | None, strategy, space: str, dataset: str, evaluator: Evaluator,
               report_val: tuple[str, int], seed: int) -> "DynamicsTrace | None":
         """A trace when ``every`` > 0, the strategy has a generative model and the space is
-        enumerable by a table that knows every cell's report validation value."""
-        from harness.exact import support  # noqa: PLC0415 - imports the final phase, which imports the runner
+        enumerable (``harness.exact.enumerated``) by a table that knows every cell's report
+        validation value."""
+        from harness.exact import enumerated  # noqa: PLC0415 - imports the final phase, which imports the runner
         from strategies.base import Strategy  # noqa: PLC0415
 
         if not every or type(strategy).dag_log_prob is Strategy.dag_log_prob:
             return None
-        dags = support(space)
-        if dags is None:
+        support = enumerated(space, dataset)
+        if support is None:
             return None
-        archs = [space.from_dag(d) for d in dags]
-        valid = np.array([a is not None for a in archs])
-        cells = [a for a in archs if a is not None]
+        _, dags, valid, cells = support
         try:
             val = np.asarray(evaluator.report_values(cells, report_val[0], int(report_val[1]), "val"), dtype=np.float64)
         except Exception:  # noqa: BLE001 - an evaluator that cannot look up every cell (trained spaces) is not traced

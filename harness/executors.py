@@ -164,9 +164,7 @@ def run_serial(study, on_progress, finish) -> None:
         if pool is not None:
             pool.shutdown(wait=True)
     except BaseException:
-        stop_event.set()  # the running run stops at its next batch, keeping its journal
-        if pool is not None:
-            _stop_workers(pool)
+        _abort(stop_event, pool)
         raise
     finally:
         halt.set()
@@ -200,15 +198,21 @@ def run_process(study, workers: int, on_progress, finish) -> None:
                 finish(outcome)
         pool.shutdown(wait=True)
     except BaseException:
-        stop_event.set()  # running runs stop at their next batch, keeping their journals
-        for fut in futures:
-            fut.cancel()  # queued runs never start
-        if pool is not None:
-            _stop_workers(pool)
+        _abort(stop_event, pool, futures)
         raise
     finally:
         halt.set()
         pump_thread.join(timeout=1)
+
+
+def _abort(stop_event, pool: ProcessPoolExecutor | None, futures=()) -> None:
+    """After Ctrl-C or an error: running runs stop at their next batch (keeping their journals),
+    queued ones never start, and the workers are stopped (``_stop_workers``)."""
+    stop_event.set()
+    for fut in futures:
+        fut.cancel()
+    if pool is not None:
+        _stop_workers(pool)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:

@@ -244,7 +244,8 @@ class Run:
         context = RunContext(fidelities=tuple(ev.fidelities), fidelity=fidelity, budget=cfg.budget,
                              time_budget=cfg.time_budget, batch_size=cfg.batch_size)
         _guard(cfg, "setup", lambda: strategy.setup(space, seeding.stream(seq, "strategy"), context))
-        self.trace = dynamics.DynamicsTrace.maybe(self.trace_every, strategy, space, ev, self.report_val, cfg.seed)
+        self.trace = dynamics.DynamicsTrace.maybe(self.trace_every, strategy, cfg.space, cfg.dataset, ev, self.report_val,
+                                                   cfg.seed)
         self.bench_rng = np.random.default_rng(seeding.stream(seq, "benchmark"))
         self.budget = Budget(queries=cfg.budget, time_s=cfg.time_budget, dedup=cfg.dedup,
                              max_failures=cfg.max_failures, fidelity=fidelity, label=f"{cfg.space}/{cfg.dataset}",
